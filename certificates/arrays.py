@@ -1,0 +1,132 @@
+"""Wire-format primitives of the certificate: exact-key maps, strict scalars and typed arrays.
+
+Everything here treats its input as untrusted. A decoder either returns a value of the documented
+type and range or raises CertificateFormatError whose message starts with the ``where`` it was given.
+Array objects are ``{"dtype": str, "shape": [int, ...], "data": bytes}`` (SPEC section 3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from certificates.errors import CertificateFormatError, short_repr
+
+ALLOWED_DTYPES = ("<f8", "<f4", "<i8", "<i4", "|u1", "|b1")
+MAX_NDIM = 8
+_FLOAT_DTYPES = ("<f8", "<f4")
+_ARRAY_KEYS = ("dtype", "shape", "data")
+
+
+def type_name(value: object) -> str:
+    """The msgpack-level name of ``value``'s type, for error messages."""
+    names = {dict: "map", list: "list", str: "str", bytes: "bytes", bool: "bool", int: "int", float: "float"}
+    return "nil" if value is None else names.get(type(value), type(value).__name__)
+
+
+def exact_map(value: object, keys: tuple[str, ...], where: str) -> dict[str, object]:
+    """``value`` itself, checked to be a map whose keys are exactly ``keys`` (no key missing, none extra)."""
+    if type(value) is not dict:
+        raise CertificateFormatError(f"{where}: expected a map, got {type_name(value)}")
+    for key in value:
+        if key not in keys:
+            raise CertificateFormatError(f"{where}: unknown key {short_repr(key)}")
+    for key in keys:
+        if key not in value:
+            raise CertificateFormatError(f"{where}: missing key {key!r}")
+    return value
+
+
+def strict_int(value: object, where: str, *, minimum: int, maximum: int) -> int:
+    """``value`` checked to be a Python int (a bool is not an int here) with minimum <= value <= maximum."""
+    if type(value) is not int:
+        raise CertificateFormatError(f"{where}: expected an int, got {type_name(value)}")
+    if not minimum <= value <= maximum:
+        raise CertificateFormatError(f"{where}: {value} is outside [{minimum}, {maximum}]")
+    return value
+
+
+def strict_str(value: object, where: str) -> str:
+    """``value`` checked to be a non-empty str."""
+    if type(value) is not str:
+        raise CertificateFormatError(f"{where}: expected a str, got {type_name(value)}")
+    if not value:
+        raise CertificateFormatError(f"{where}: empty string")
+    return value
+
+
+def encode_array(array: np.ndarray) -> dict[str, object]:
+    """The wire object for ``array``: its values converted to the little-endian allowed dtype, C order.
+
+    Guarantees ``decode_array(encode_array(a), ...)`` equals ``a`` (same shape, values and kind).
+    Raises ValueError for a dtype outside ALLOWED_DTYPES (after byte-order normalisation), more than
+    MAX_NDIM dimensions, NaN or inf in a float array, or a boolean byte other than 0 or 1.
+    """
+    values = np.asarray(array)
+    wire = values.dtype.newbyteorder("<").str
+    if wire not in ALLOWED_DTYPES:
+        raise ValueError(f"dtype {values.dtype.str} is not allowed in a certificate, only: {ALLOWED_DTYPES}")
+    if values.ndim > MAX_NDIM:
+        raise ValueError(f"array has {values.ndim} dimensions; at most {MAX_NDIM} are allowed")
+    wire_values = np.ascontiguousarray(values, dtype=np.dtype(wire))
+    problem = _value_problem(wire_values, wire)
+    if problem is not None:
+        raise ValueError(f"array {problem}")
+    return {"dtype": wire, "shape": [int(n) for n in values.shape], "data": wire_values.tobytes()}
+
+
+def decode_array(obj: object, *, where: str, max_elements: int) -> np.ndarray:
+    """The read-only native-byte-order array described by the wire object ``obj``.
+
+    Checks, in this order and before allocating anything proportional to the declared shape: the
+    exact key set, dtype in ALLOWED_DTYPES, shape a list of at most MAX_NDIM ints in
+    [0, max_elements] whose product is <= max_elements, data bytes of exactly product * itemsize;
+    then values: floats finite, booleans stored as 0 or 1. Any violation raises
+    CertificateFormatError naming ``where``.
+    """
+    if type(max_elements) is not int or max_elements < 0:
+        raise ValueError(f"max_elements must be a non-negative int, got {max_elements!r}")
+    fields = exact_map(obj, _ARRAY_KEYS, where)
+    wire = fields["dtype"]
+    if type(wire) is not str or wire not in ALLOWED_DTYPES:
+        raise CertificateFormatError(f"{where}: dtype {short_repr(wire)} is not one of {ALLOWED_DTYPES}")
+    shape = _decode_shape(fields["shape"], where, max_elements)
+    data = fields["data"]
+    if type(data) is not bytes:
+        raise CertificateFormatError(f"{where}: data must be bytes, got {type_name(data)}")
+    expected = math.prod(shape) * np.dtype(wire).itemsize
+    if len(data) != expected:
+        raise CertificateFormatError(
+            f"{where}: data has {len(data)} bytes, but dtype {wire} and shape {shape} need {expected}"
+        )
+    values = np.frombuffer(data, dtype=np.dtype(wire)).reshape(shape)
+    problem = _value_problem(values, wire)
+    if problem is not None:
+        raise CertificateFormatError(f"{where}: {problem}")
+    native = values.astype(values.dtype.newbyteorder("="), copy=False)
+    native.flags.writeable = False
+    return native
+
+
+def _decode_shape(value: object, where: str, max_elements: int) -> tuple[int, ...]:
+    """The shape as a tuple, checked to hold at most ``max_elements`` elements without allocating them."""
+    if type(value) is not list:
+        raise CertificateFormatError(f"{where}: shape must be a list, got {type_name(value)}")
+    if len(value) > MAX_NDIM:
+        raise CertificateFormatError(f"{where}: shape has {len(value)} dimensions, more than {MAX_NDIM}")
+    shape = tuple(strict_int(n, f"{where}: shape entry", minimum=0, maximum=max_elements) for n in value)
+    if math.prod(shape) > max_elements:
+        raise CertificateFormatError(
+            f"{where}: shape {list(shape)} has {math.prod(shape)} elements; at most {max_elements} allowed"
+        )
+    return shape
+
+
+def _value_problem(values: np.ndarray, wire: str) -> str | None:
+    """Why ``values`` (of wire dtype ``wire``) cannot appear in a certificate, or None if they can."""
+    if wire in _FLOAT_DTYPES and not np.isfinite(values).all():
+        return "contains NaN or inf (certificates hold finite values only)"
+    if wire == "|b1" and (values.view(np.uint8) > 1).any():
+        return "holds a boolean byte other than 0 or 1"
+    return None

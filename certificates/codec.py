@@ -1,0 +1,307 @@
+"""Certificate format v1: typed classes and a strict msgpack codec (SPEC section 3).
+
+Decoding guarantees: ``decode_certificate`` either returns a Certificate whose every field has the
+documented type and range, or raises CertificateFormatError with a one-line message. It never
+executes anything from the input (no pickle, no ext types), never allocates more than a small
+multiple of the input size or of ``max_array_elements`` per array, and never lets an exception from
+the msgpack layer escape as anything else. Encoding guarantees: ``encode_certificate`` only emits
+bytes that ``decode_certificate`` accepts (given a large enough ``max_array_elements``); it raises
+ValueError for a certificate that would not decode.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import msgpack
+import numpy as np
+
+from certificates.arrays import (
+    decode_array,
+    encode_array,
+    exact_map,
+    strict_int,
+    strict_str,
+    type_name,
+)
+from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
+from certificates.errors import CertificateFormatError, InputError, describe_os_error, short_repr
+
+FORMAT = "compact-proofs-certificate"
+VERSION = 1
+MAX_CERTIFICATE_BYTES = 256 * 2**20
+MAX_D_VOCAB = 2**20
+MAX_N_CTX = 2**16
+MAX_INFO_DEPTH = 16
+MAX_CONTAINER_LEN = 2**20
+"""Most elements in one msgpack list or map (and most bytes in one str): bounds what msgpack
+preallocates for a declared length before it has seen the elements."""
+
+TASK = "max"
+_TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "trace", "info")
+_STATEMENT_KEYS = ("task", "d_vocab", "n_ctx", "model_digest")
+_MSGPACK_INT_MIN = -(2**63)
+_MSGPACK_INT_MAX = 2**64 - 1
+_DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """The problem a certificate claims to be about (SPEC section 0): the task, the input space
+    {0..d_vocab-1}^n_ctx and the model by digest. Untrusted: the checker derives its own from the
+    model file and compares."""
+
+    task: str
+    d_vocab: int
+    n_ctx: int
+    model_digest: str
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One replay step: its name and the claimed arrays (untrusted until the checker verifies them)."""
+
+    step: str
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A decoded certificate. Arrays are read-only; ``info`` is provenance the verdict never reads."""
+
+    statement: Statement
+    strategy_name: str
+    strategy_params: dict[str, str | int | bool]
+    claim_correct: int
+    trace: tuple[TraceStep, ...]
+    info: dict[str, object]
+
+
+def encode_certificate(cert: Certificate) -> bytes:
+    """The msgpack bytes of ``cert``; raises ValueError if they would not decode (see module docstring)."""
+    wire = _to_wire(cert)
+    try:
+        _from_wire(wire, max_array_elements=sys.maxsize)
+    except CertificateFormatError as error:
+        raise ValueError(f"refusing to encode an invalid certificate: {error}") from None
+    data = msgpack.packb(wire, use_bin_type=True)
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        raise ValueError(f"certificate would be {len(data)} bytes; the limit is {MAX_CERTIFICATE_BYTES}")
+    return data
+
+
+def decode_certificate(
+    data: bytes, *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
+) -> Certificate:
+    """The certificate in ``data``, strictly validated; every trace array has <= max_array_elements
+    elements and the input has <= max_bytes bytes. Raises CertificateFormatError otherwise."""
+    if len(data) > max_bytes:
+        raise CertificateFormatError(f"certificate is {len(data)} bytes, over the {max_bytes}-byte limit")
+    return _from_wire(_unpack(data), max_array_elements=max_array_elements)
+
+
+def write_certificate(path: str | os.PathLike[str], cert: Certificate) -> None:
+    """Encode ``cert`` and write it atomically: ``path`` never holds a partial certificate."""
+    write_bytes_atomic(path, encode_certificate(cert))
+
+
+def read_certificate(
+    path: str | os.PathLike[str], *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
+) -> Certificate:
+    """Read and decode the certificate at ``path``, never reading more than ``max_bytes + 1`` bytes.
+
+    A missing, unreadable or non-regular file raises InputError("cannot read certificate PATH: ...",
+    e.g. "no such file"); a file larger than ``max_bytes`` (checked with os.stat before reading) or
+    malformed content raises CertificateFormatError.
+    """
+    shown = os.fspath(path)
+    try:
+        data = read_bytes_bounded(path, max_bytes)
+    except FileTooLargeError as error:
+        raise CertificateFormatError(f"certificate {shown} is {error}") from None
+    except OSError as error:
+        raise InputError(f"cannot read certificate {shown}: {describe_os_error(error)}") from None
+    return decode_certificate(data, max_array_elements=max_array_elements, max_bytes=max_bytes)
+
+
+def _unpack(data: bytes) -> object:
+    """msgpack-decode ``data`` with every length limit derived from ``len(data)``; maps keep key order."""
+    container_limit = min(len(data), MAX_CONTAINER_LEN)
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_reject_ext,
+            object_pairs_hook=_unique_key_map,
+            max_str_len=container_limit,
+            max_bin_len=len(data),
+            max_array_len=container_limit,
+            max_map_len=container_limit,
+            max_ext_len=len(data),
+        )
+    except CertificateFormatError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, msgpack.UnpackException) as error:
+        reason = f"{type(error).__name__}: {error}"
+        raise CertificateFormatError(f"certificate is not valid msgpack: {reason}") from None
+
+
+def _reject_ext(code: int, data: bytes) -> object:
+    """ext_hook: certificates contain no msgpack extension types."""
+    raise CertificateFormatError(f"certificate contains msgpack extension type {code}; v1 allows none")
+
+
+def _unique_key_map(pairs: list[tuple[object, object]]) -> dict[object, object]:
+    """object_pairs_hook: a map with a repeated key is rejected instead of keeping the last value."""
+    result: dict[object, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise CertificateFormatError(f"certificate repeats the map key {short_repr(key)}")
+        result[key] = value
+    return result
+
+
+def _to_wire(cert: Certificate) -> dict[str, object]:
+    """The plain msgpack-ready object for ``cert`` (arrays become wire objects)."""
+    statement = cert.statement
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "statement": {
+            "task": statement.task,
+            "d_vocab": statement.d_vocab,
+            "n_ctx": statement.n_ctx,
+            "model_digest": statement.model_digest,
+        },
+        "strategy": {"name": cert.strategy_name, "params": cert.strategy_params},
+        "claim": {"correct": cert.claim_correct},
+        "trace": [{"step": step.step, "arrays": _arrays_to_wire(step)} for step in cert.trace],
+        "info": cert.info,
+    }
+
+
+def _arrays_to_wire(step: TraceStep) -> dict[str, object]:
+    """Wire objects for one step's arrays; a ValueError names the step and array."""
+    wire = {}
+    for name, array in step.arrays.items():
+        try:
+            wire[name] = encode_array(array)
+        except ValueError as error:
+            raise ValueError(f"trace step {step.step!r} array {name!r}: {error}") from None
+    return wire
+
+
+def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:
+    """The Certificate described by the plain object ``obj``, every field checked (SPEC section 3)."""
+    top = exact_map(obj, _TOP_KEYS, "certificate")
+    if type(top["format"]) is not str or top["format"] != FORMAT:
+        shown = short_repr(top["format"])
+        raise CertificateFormatError(f"certificate format is {shown}, expected {FORMAT!r}")
+    if type(top["version"]) is not int or top["version"] != VERSION:
+        raise CertificateFormatError(
+            f"unsupported certificate version {short_repr(top['version'])}; this checker reads {VERSION}"
+        )
+    strategy = exact_map(top["strategy"], ("name", "params"), "strategy")
+    claim = exact_map(top["claim"], ("correct",), "claim")
+    return Certificate(
+        statement=_statement_from(top["statement"]),
+        strategy_name=strict_str(strategy["name"], "strategy name"),
+        strategy_params=_params_from(strategy["params"]),
+        claim_correct=strict_int(claim["correct"], "claim correct", minimum=0, maximum=_MSGPACK_INT_MAX),
+        trace=_trace_from(top["trace"], max_array_elements),
+        info=_info_from(top["info"]),
+    )
+
+
+def _statement_from(obj: object) -> Statement:
+    """The statement, checked: task "max", sane positive sizes, a lower-case hex SHA-256 digest."""
+    fields = exact_map(obj, _STATEMENT_KEYS, "statement")
+    if type(fields["task"]) is not str or fields["task"] != TASK:
+        raise CertificateFormatError(f"statement task is {short_repr(fields['task'])}, expected {TASK!r}")
+    digest = fields["model_digest"]
+    if type(digest) is not str or not _DIGEST_PATTERN.fullmatch(digest):
+        raise CertificateFormatError(
+            f"statement model_digest {short_repr(digest)} is not 64 lower-case hex digits"
+        )
+    return Statement(
+        task=TASK,
+        d_vocab=strict_int(fields["d_vocab"], "statement d_vocab", minimum=1, maximum=MAX_D_VOCAB),
+        n_ctx=strict_int(fields["n_ctx"], "statement n_ctx", minimum=1, maximum=MAX_N_CTX),
+        model_digest=digest,
+    )
+
+
+def _params_from(obj: object) -> dict[str, str | int | bool]:
+    """Strategy knobs: a map from non-empty str to str, int (msgpack range) or bool."""
+    if type(obj) is not dict:
+        raise CertificateFormatError(f"strategy params: expected a map, got {type_name(obj)}")
+    params: dict[str, str | int | bool] = {}
+    for key, value in obj.items():
+        name = strict_str(key, "strategy params key")
+        where = f"strategy param {short_repr(name)}"
+        if type(value) is int:
+            strict_int(value, where, minimum=_MSGPACK_INT_MIN, maximum=_MSGPACK_INT_MAX)
+        elif type(value) not in (str, bool):
+            raise CertificateFormatError(f"{where}: expected str, int or bool, got {type_name(value)}")
+        params[name] = value
+    return params
+
+
+def _trace_from(obj: object, max_array_elements: int) -> tuple[TraceStep, ...]:
+    """The trace: a list of {step: str, arrays: {str: array}}, each array checked by decode_array."""
+    if type(obj) is not list:
+        raise CertificateFormatError(f"trace: expected a list, got {type_name(obj)}")
+    steps = []
+    for index, item in enumerate(obj):
+        fields = exact_map(item, ("step", "arrays"), f"trace step {index}")
+        name = strict_str(fields["step"], f"trace step {index} name")
+        arrays_obj = fields["arrays"]
+        if type(arrays_obj) is not dict:
+            raise CertificateFormatError(
+                f"trace step {short_repr(name)} arrays: expected a map, got {type_name(arrays_obj)}"
+            )
+        arrays = {}
+        for key, value in arrays_obj.items():
+            array_name = strict_str(key, f"trace step {short_repr(name)} array name")
+            where = f"trace step {short_repr(name)} array {short_repr(array_name)}"
+            arrays[array_name] = decode_array(value, where=where, max_elements=max_array_elements)
+        steps.append(TraceStep(step=name, arrays=arrays))
+    return tuple(steps)
+
+
+def _info_from(obj: object) -> dict[str, object]:
+    """Provenance: a map with str keys and JSON-like values nested at most MAX_INFO_DEPTH deep."""
+    if type(obj) is not dict:
+        raise CertificateFormatError(f"info: expected a map, got {type_name(obj)}")
+    _check_json_like(obj, "info", depth=1)
+    return obj
+
+
+def _check_json_like(value: object, where: str, depth: int) -> None:
+    """Raise unless ``value`` is nil, bool, int (msgpack range), finite float, str, or a list/tuple or
+    str-keyed map of such values; ``depth`` counts the enclosing containers, which may be at most
+    MAX_INFO_DEPTH (the info map itself is depth 1; tuples only occur when encoding)."""
+    kind = type(value)
+    if kind in (list, tuple, dict) and depth > MAX_INFO_DEPTH:
+        raise CertificateFormatError(f"{where}: nested deeper than {MAX_INFO_DEPTH} levels")
+    if kind is int:
+        strict_int(value, where, minimum=_MSGPACK_INT_MIN, maximum=_MSGPACK_INT_MAX)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise CertificateFormatError(f"{where}: {value} is not finite")
+    elif kind in (list, tuple):
+        for index, item in enumerate(value):
+            _check_json_like(item, f"{where}[{index}]", depth + 1)
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise CertificateFormatError(f"{where}: map key must be a str, got {type_name(key)}")
+            _check_json_like(item, f"{where}[{short_repr(key)}]", depth + 1)
+    elif value is not None and kind not in (bool, str):
+        raise CertificateFormatError(f"{where}: {type_name(value)} is not allowed (JSON-like values only)")

@@ -1,0 +1,54 @@
+"""Exceptions for unreadable or mismatched input.
+
+Every exception raised here renders as exactly one printable line: the checker prints ``str(e)``
+after ``ERROR`` and a line break or control character in an attacker-chosen name must not forge a
+second verdict line.
+"""
+
+from __future__ import annotations
+
+MAX_MESSAGE_CHARS = 1000
+"""Messages longer than this are cut, so a huge name in a malformed input cannot flood the terminal."""
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters; for quoting untrusted values in messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped and the length capped at MAX_MESSAGE_CHARS.
+
+    The result contains no line break, tab or other control character.
+    """
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(escaped) > MAX_MESSAGE_CHARS:
+        escaped = escaped[: MAX_MESSAGE_CHARS - 3] + "..."
+    return escaped
+
+
+def describe_os_error(error: OSError) -> str:
+    """A short lower-case reason for a failed open/stat/read, e.g. "no such file"."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return (error.strerror or type(error).__name__).lower()
+
+
+class InputError(Exception):
+    """Unreadable or mismatched input: the checker's ERROR verdict (exit 2). ``str(e)`` is one clear line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+class CertificateFormatError(InputError):
+    """The certificate bytes do not follow the v1 format (SPEC section 3)."""
+
+
+class ModelFileError(InputError):
+    """The model file is unreadable, malformed, or describes an unsupported architecture (SPEC section 1)."""

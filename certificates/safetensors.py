@@ -1,0 +1,252 @@
+"""A minimal, strict reader and writer for the safetensors format (no dependency on the package).
+
+Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (padded with spaces), then
+the byte buffer. The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
+(offsets relative to the buffer) and may hold "__metadata__": {str: str}.
+
+Reader guarantees: it returns only if the header is at most MAX_HEADER_BYTES of valid UTF-8 JSON
+without duplicate keys, every entry has exactly the three fields with a supported dtype, a shape of
+non-negative ints and offsets that tile the buffer exactly (sorted, contiguous, no gap, no overlap,
+ending at the end of the file), and every BOOL byte is 0 or 1; otherwise it raises ModelFileError.
+Arrays are read-only and in native byte order; nothing is allocated beyond the file's own size
+(BF16 is widened exactly to float32, which doubles that tensor).
+
+Writer guarantees: the output is the official byte layout (compact JSON, tensors ordered by
+descending dtype alignment then name, header padded with spaces to a multiple of 8), written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
+from certificates.errors import ModelFileError, describe_os_error, short_repr
+
+MAX_FILE_BYTES = 2**30
+"""Largest model file read (the models this project certifies are a few hundred KiB)."""
+MAX_HEADER_BYTES = 16 * 2**20
+"""Largest JSON header accepted (the official limit is 100 MB; ours are a few KiB)."""
+MAX_NDIM = 16
+METADATA_KEY = "__metadata__"
+
+_WIRE_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "U8": "|u1",
+    "BOOL": "|b1",
+}
+"""Safetensors dtype -> numpy dtype of the stored bytes (BF16 is read as raw 16-bit patterns)."""
+
+_CODE_OF_WIRE = {wire: code for code, wire in _WIRE_DTYPES.items() if code != "BF16"}
+_ALIGNMENT_RANK = {"BOOL": 0, "U8": 1, "F16": 7, "BF16": 8, "I32": 9, "F32": 11, "F64": 12, "I64": 13}
+"""The official writer's dtype order; tensors are laid out by descending rank, then by name."""
+_ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
+
+
+@dataclass(frozen=True)
+class SafetensorsFile:
+    """A parsed file: arrays, the declared safetensors dtype of each ("F32", "BF16", ...), metadata."""
+
+    tensors: dict[str, np.ndarray]
+    dtypes: dict[str, str]
+    metadata: dict[str, str]
+
+
+def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and metadata of the file at ``path`` (see the module docstring for the checks)."""
+    parsed = read_safetensors_file(path)
+    return parsed.tensors, parsed.metadata
+
+
+def read_safetensors_file(path: str | os.PathLike[str]) -> SafetensorsFile:
+    """Like read_safetensors, but also reports each tensor's declared dtype (BF16 is otherwise float32).
+
+    Raises ModelFileError("cannot read model PATH: ...") if the file cannot be read, and
+    ModelFileError("model PATH is ...") if it is larger than MAX_FILE_BYTES or malformed.
+    """
+    shown = os.fspath(path)
+    try:
+        data = read_bytes_bounded(path, MAX_FILE_BYTES)
+    except FileTooLargeError as error:
+        raise ModelFileError(f"model {shown} is {error}") from None
+    except OSError as error:
+        raise ModelFileError(f"cannot read model {shown}: {describe_os_error(error)}") from None
+    try:
+        return decode_safetensors(data)
+    except ModelFileError as error:
+        raise ModelFileError(f"model {shown} is not a valid safetensors file: {error}") from None
+
+
+def write_safetensors(
+    path: str | os.PathLike[str], tensors: dict[str, np.ndarray], metadata: dict[str, str]
+) -> None:
+    """Write ``tensors`` and ``metadata`` atomically in the official safetensors layout."""
+    write_bytes_atomic(path, encode_safetensors(tensors, metadata))
+
+
+def encode_safetensors(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
+    """The safetensors bytes of ``tensors`` and ``metadata``; ``metadata`` is omitted when empty.
+
+    Raises ValueError for a dtype without a safetensors code here (F64, F32, F16, I64, I32, U8, BOOL),
+    an empty or reserved tensor name, or metadata that is not str -> str.
+    """
+    _check_metadata(metadata, ValueError)
+    encoded = {name: _encode_tensor(name, tensor) for name, tensor in tensors.items()}
+    order = sorted(encoded, key=lambda name: (-_ALIGNMENT_RANK[encoded[name][0]], name))
+    header: dict[str, object] = {METADATA_KEY: dict(sorted(metadata.items()))} if metadata else {}
+    offset = 0
+    for name in order:
+        code, shape, data = encoded[name]
+        header[name] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+    header_bytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    header_bytes += b" " * (-len(header_bytes) % 8)
+    chunks = [len(header_bytes).to_bytes(8, "little"), header_bytes]
+    chunks.extend(encoded[name][2] for name in order)
+    return b"".join(chunks)
+
+
+def decode_safetensors(data: bytes) -> SafetensorsFile:
+    """Parse safetensors bytes; raises ModelFileError with the reason (see the module docstring)."""
+    if len(data) < 8:
+        raise ModelFileError(f"file has {len(data)} bytes, fewer than the 8-byte header length")
+    header_length = int.from_bytes(data[:8], "little")
+    if header_length > MAX_HEADER_BYTES:
+        raise ModelFileError(f"header length {header_length} exceeds the {MAX_HEADER_BYTES}-byte limit")
+    if 8 + header_length > len(data):
+        raise ModelFileError(f"header length {header_length} runs past the end of the {len(data)}-byte file")
+    header = _parse_header(data[8 : 8 + header_length])
+    metadata = header.pop(METADATA_KEY, {})
+    _check_metadata(metadata, ModelFileError)
+    entries = {name: _parse_entry(name, info) for name, info in header.items()}
+    buffer = memoryview(data)[8 + header_length :]
+    _check_tiling(entries, len(buffer))
+    tensors = {name: _tensor_from(name, entry, buffer) for name, entry in entries.items()}
+    dtypes = {name: entry[0] for name, entry in entries.items()}
+    return SafetensorsFile(tensors=tensors, dtypes=dtypes, metadata=metadata)
+
+
+def _encode_tensor(name: object, tensor: np.ndarray) -> tuple[str, list[int], bytes]:
+    """(dtype code, shape, little-endian C-order bytes) of one tensor to be written."""
+    if type(name) is not str or not name or name == METADATA_KEY:
+        raise ValueError(f"invalid tensor name {short_repr(name)}")
+    values = np.asarray(tensor)
+    wire = values.dtype.newbyteorder("<").str
+    if wire not in _CODE_OF_WIRE:
+        raise ValueError(f"tensor {name!r} has dtype {values.dtype}, which cannot be written")
+    data = np.ascontiguousarray(values, dtype=np.dtype(wire)).tobytes()
+    return _CODE_OF_WIRE[wire], [int(n) for n in values.shape], data
+
+
+def _check_metadata(metadata: object, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``metadata`` is a dict from str to str."""
+    if type(metadata) is not dict:
+        raise error(f"metadata must be a map of strings, got {type(metadata).__name__}")
+    for key, value in metadata.items():
+        if type(key) is not str or type(value) is not str:
+            raise error(f"metadata entry {short_repr(key)} is not a string -> string pair")
+
+
+def parse_strict_json(text: str, *, parse_float: Callable[[str], object] = float) -> object:
+    """``json.loads`` that raises ValueError for a repeated object key, for NaN/Infinity literals and
+    for nesting too deep to parse (instead of RecursionError)."""
+    try:
+        return json.loads(
+            text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant, parse_float=parse_float
+        )
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _parse_header(raw: bytes) -> dict[str, object]:
+    """The header JSON object; duplicate keys, NaN/Infinity literals and non-objects are rejected."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelFileError("header is not valid UTF-8") from None
+    if not text.startswith("{"):
+        raise ModelFileError("header does not start with '{'")
+    try:
+        header = parse_strict_json(text)
+    except ValueError as error:
+        raise ModelFileError(f"header is not valid JSON: {error}") from None
+    if type(header) is not dict:
+        raise ModelFileError("header is not a JSON object")
+    return header
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """JSON object hook that rejects a repeated key instead of keeping the last value."""
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {short_repr(key)}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> object:
+    """JSON constant hook: NaN, Infinity and -Infinity are not JSON."""
+    raise ValueError(f"{name} is not allowed")
+
+
+def _parse_entry(name: str, info: object) -> tuple[str, tuple[int, ...], int, int]:
+    """(dtype code, shape, begin, end) of one header entry, each field type- and range-checked."""
+    where = f"tensor {short_repr(name)}"
+    if type(info) is not dict or set(info) != _ENTRY_KEYS:
+        raise ModelFileError(f"{where}: entry must have exactly the keys {sorted(_ENTRY_KEYS)}")
+    code = info["dtype"]
+    if type(code) is not str or code not in _WIRE_DTYPES:
+        raise ModelFileError(
+            f"{where}: unsupported dtype {short_repr(code)} (supported: {list(_WIRE_DTYPES)})"
+        )
+    shape = info["shape"]
+    if type(shape) is not list or len(shape) > MAX_NDIM or not all(_is_count(n) for n in shape):
+        raise ModelFileError(f"{where}: shape must be a list of at most {MAX_NDIM} non-negative ints")
+    offsets = info["data_offsets"]
+    if type(offsets) is not list or len(offsets) != 2 or not all(_is_count(n) for n in offsets):
+        raise ModelFileError(f"{where}: data_offsets must be two non-negative ints")
+    begin, end = offsets
+    if end - begin != math.prod(shape) * np.dtype(_WIRE_DTYPES[code]).itemsize:
+        raise ModelFileError(f"{where}: data_offsets {offsets} do not match dtype {code} and shape {shape}")
+    return code, tuple(shape), begin, end
+
+
+def _is_count(value: object) -> bool:
+    """True for a non-negative Python int (bools excluded)."""
+    return type(value) is int and value >= 0
+
+
+def _check_tiling(entries: dict[str, tuple[str, tuple[int, ...], int, int]], buffer_length: int) -> None:
+    """Raise unless the [begin, end) ranges, sorted, cover [0, buffer_length) without gap or overlap."""
+    position = 0
+    for name, (_, _, begin, end) in sorted(entries.items(), key=lambda item: item[1][2:]):
+        if begin != position:
+            raise ModelFileError(f"tensor {short_repr(name)}: data starts at {begin}, expected {position}")
+        position = end
+    if position != buffer_length:
+        raise ModelFileError(f"tensors cover {position} bytes of a {buffer_length}-byte data buffer")
+
+
+def _tensor_from(name: str, entry: tuple[str, tuple[int, ...], int, int], buffer: memoryview) -> np.ndarray:
+    """The read-only native array of one (already validated) entry; BF16 widened exactly to float32."""
+    code, shape, begin, end = entry
+    stored = np.frombuffer(buffer[begin:end], dtype=np.dtype(_WIRE_DTYPES[code])).reshape(shape)
+    if code == "BOOL" and (stored.view(np.uint8) > 1).any():
+        raise ModelFileError(f"tensor {short_repr(name)}: BOOL byte other than 0 or 1")
+    if code == "BF16":
+        values = (stored.astype(np.uint32) << 16).view(np.float32)
+    else:
+        values = stored.astype(stored.dtype.newbyteorder("="), copy=False)
+    values.flags.writeable = False
+    return values

@@ -1,0 +1,91 @@
+"""Cubic (SPEC 5.2): replay of the claimed per-case worst-logit bounds, then exact counting.
+
+The bounds and the counting argument are in :mod:`checker.strategies.cubic_bounds`; this strategy uses
+the coefficient ``coef[k, m, c] = h[k, m]`` for the non-max token. A claimed bound is accepted only if it
+is negative and at least the rigorous upper endpoint; then every sequence of its case is correct.
+
+Trace: step ``orderings`` holds ``order`` [V, n-1] (<i4), per query a permutation of the non-query
+positions, meant to sort ``EQKP[q, :n-1]`` ascending (a hint: any permutation is sound, see
+:func:`checker.attention.extreme_slot_sums`); step ``bounds`` holds ``good`` [V, V, V, n] (|b1, indexed
+``[q, m, k, c]``) and ``bound`` (<f4), the claimed ``B`` of the good cases in C order of ``good``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from certificates.codec import Certificate
+from certificates.model_file import ModelWeights
+from checker.interval import Interval
+from checker.replay import InvalidCertificate, Trace, accept_upper_bounds
+from checker.strategies import ReplayResult, register
+from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
+from checker.tables import Tables
+
+NAME = "cubic"
+ORDER_STEP, BOUND_STEP = "orderings", "bounds"
+
+
+@register(NAME)
+def replay_cubic(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
+    trace = Trace(certificate.trace)
+    order = read_orderings(trace, weights)
+    good, claimed = read_claims(trace, weights)
+    trace.finish()
+    paths = logit_paths(tables)
+    coefficient = paths.h[:, :, None].broadcast_to((weights.d_vocab, weights.d_vocab, weights.n_ctx))
+    rigorous, _ = case_bounds(tables, order, np.nonzero(good), paths, coefficient)
+    return accept_claims(good, claimed, rigorous)
+
+
+def read_orderings(trace: Trace, weights: ModelWeights) -> np.ndarray:
+    """The ``orderings`` step; each row must be a permutation of ``0..n-2`` (integer bookkeeping)."""
+    if weights.d_vocab < 2:
+        raise InvalidCertificate(ORDER_STEP, None, None, "the cubic strategies need d_vocab >= 2")
+    order = trace.next(ORDER_STEP, {"order": ((weights.d_vocab, weights.n_ctx - 1), "<i4")})["order"]
+    wrong = np.any(np.sort(order, axis=1) != np.arange(order.shape[1]), axis=1)
+    if wrong.any():
+        raise InvalidCertificate(ORDER_STEP, "order", (int(np.argmax(wrong)),), "not a permutation of 0..n-2")
+    return order
+
+
+def read_claims(trace: Trace, weights: ModelWeights) -> tuple[np.ndarray, np.ndarray]:
+    """The ``bounds`` step: ``good`` may mark valid cases only, each with one negative claimed bound."""
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    claims = trace.next(BOUND_STEP, {"good": ((vocab, vocab, vocab, n_ctx), "|b1"), "bound": ((-1,), "<f4")})
+    good, claimed = claims["good"], claims["bound"]
+    outside = good & ~valid_cases(vocab, n_ctx)
+    if outside.any():
+        index = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise InvalidCertificate(BOUND_STEP, "good", index, "claims a case outside the case grid")
+    cases = np.nonzero(good)
+    if claimed.size != cases[0].size:
+        raise InvalidCertificate(
+            BOUND_STEP, "bound", None, f"{claimed.size} bounds for {cases[0].size} claimed-good cases"
+        )
+    nonnegative = ~(claimed < 0)
+    if nonnegative.any():
+        first = int(np.argmax(nonnegative))
+        reason = f"claimed-good case has bound {claimed[first]!r} >= 0"
+        raise InvalidCertificate(BOUND_STEP, "bound", case_index(cases, first), reason)
+    return good, claimed
+
+
+def case_index(cases: tuple[np.ndarray, ...], position: int) -> tuple[int, ...]:
+    """The ``(q, m, k, c)`` of the ``position``-th claimed case."""
+    return tuple(int(axis[position]) for axis in cases)
+
+
+def accept_claims(good: np.ndarray, claimed: np.ndarray, rigorous: Interval) -> ReplayResult:
+    """Accept every claimed bound against its enclosure (INVALID names the first failing case), then
+    count the covered sequences."""
+    try:
+        accept_upper_bounds(claimed, rigorous, step=BOUND_STEP, array="bound")
+    except InvalidCertificate as failure:
+        case = case_index(np.nonzero(good), failure.index[0])
+        raise InvalidCertificate(failure.step, failure.array, case, failure.reason) from None
+    notes = {
+        "good_cases": int(claimed.size),
+        "cases": int(np.count_nonzero(valid_cases(good.shape[0], good.shape[3]))),
+    }
+    return ReplayResult(certified_count=covered_count(good), notes=notes)

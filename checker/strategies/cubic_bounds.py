@@ -1,0 +1,170 @@
+"""The case bounds of the cubic family (SPEC 5.2), in interval arithmetic.
+
+A case ``(q, m, k, c)`` stands for the sequences whose query token is ``q``, whose max is ``m`` and whose
+``L = n-1`` non-query positions hold ``c`` copies of ``k < m`` and ``L - c`` copies of ``m`` (``c = 0`` is
+written with ``k = m``). :func:`case_bounds` encloses an upper bound ``B`` of
+``max_{y != m} (logit_y - logit_m)`` valid for every arrangement of the case. With primes meaning
+"centred on m" (``T'[., y] = T[., y] - T[., m]``):
+
+* ``pi[m, y] = max_p PVOU'[p, y]`` over all n positions, so ``sum_p alpha_p PVOU'[p, y] <= pi[m, y]``
+  because the attention weights sum to 1;
+* ``u[q, m] = max_{y != m} EUPU'[q, y]``, ``ov[t, m, y] = EVOU'[t, y] + pi[m, y]`` and
+  ``h[t, m] = max_{y != m} ov[t, m, y]``; hence, for ``c >= 1``,
+  ``logit_y - logit_m <= u + A_max h[m, m] + A_k coef[k, m, c] + A_q h[q, m]``, linear in the shares
+  (the query slot holds q, which is m when ``q = m``). The cubic strategy uses ``coef = h[k, m]``; the
+  chord strategy (:mod:`checker.strategies.cubic_ov_chord`) a tighter coefficient under a side
+  condition that its replay checks;
+* the shares come from :func:`checker.attention.extreme_attention`, whose two configurations bound any
+  function linear in the shares over every arrangement; ``B`` is the larger of the two;
+* ``c = 0`` (a single arrangement) keeps the finer ``max_y`` of the whole sum:
+  ``B = max_{y != m} (EUPU'[q, y] + pi[m, y] + A_max EVOU'[m, y] + A_q EVOU'[q, y])``, and with
+  ``q = m`` simply ``max_{y != m} (EUPU'[m, y] + EVOU'[m, y] + pi[m, y])``.
+
+Counting (:func:`covered_count`): a good case ``c = 0`` covers one sequence; for ``c >= 1`` every
+sequence whose ``c`` non-max, non-query tokens are drawn from ``G = {k : (q, m, k, c) good}`` is
+correct. At fixed positions, ``Z (logit_y - logit_m) <= N = sum_p e_p v(x_p)`` with per-slot values
+``v`` (e.g. ``u + h[x_p, m]``) and unnormalised weights ``e_p = a[q, x_p] x_p``. A good ``k`` alone gives
+``a0 + a[q, k] v(k) X_K < 0`` (``a0`` the max and query slots, ``X_K`` the positional weight of the
+non-max slots), so ``a[q, k] v(k) < -a0 / X_K`` for every ``k`` in G and any mixture has ``N < 0``.
+That gives ``C(L, c) |G|^c`` sequences (Python ints); with every case good the total is ``V^n``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from checker import flops
+from checker.attention import LO, extreme_attention, extreme_slot_sums
+from checker.interval import Interval
+from checker.tables import Tables
+
+MAX, OTHER, QUERY = 0, 1, 2
+"""Share axis of :func:`checker.attention.extreme_attention`."""
+
+
+def valid_cases(vocab: int, n_ctx: int) -> np.ndarray:
+    """Boolean [V, V, V, n] over ``(q, m, k, c)``: the cases of SPEC 5.2 (q <= m; c = 0 iff k = m; k < m
+    otherwise; at least one non-query max token when q < m)."""
+    q, m, k, c = np.ix_(*(np.arange(size) for size in (vocab, vocab, vocab, n_ctx)))
+    copies_ok = (q == m) | (c <= n_ctx - 2)
+    return (q <= m) & np.where(c == 0, k == m, (k < m) & copies_ok)
+
+
+@dataclass(frozen=True)
+class LogitPaths:
+    """Centred logit tables for every max token m, over the wrong outputs ``y_j = others[m][j] != m``:
+    ``eupu[q, m, j] = EUPU'[q, y_j]``, ``evou[t, m, j] = EVOU'[t, y_j]``, ``pi[m, j]``,
+    ``ov[t, m, j] = evou[t, m, j] + pi[m, j]``, ``u[q, m] = max_j eupu[q, m, j]``, ``h[t, m] = max_j ov``."""
+
+    eupu: Interval
+    evou: Interval
+    pi: Interval
+    ov: Interval
+    u: Interval
+    h: Interval
+
+
+def logit_paths(tables: Tables) -> LogitPaths:
+    """The :class:`LogitPaths` of the tables (O(V^3) interval operations)."""
+    tokens = np.arange(tables.eupu.shape[0])
+    others = np.array([np.delete(tokens, token) for token in tokens])  # [V, V-1]
+    pi = (tables.pvou[:, others] - tables.pvou[:, tokens][:, :, None]).max(axis=0)
+    eupu = tables.eupu[:, others] - tables.eupu[:, tokens][:, :, None]
+    evou = tables.evou[:, others] - tables.evou[:, tokens][:, :, None]
+    ov = evou + pi[None]
+    return LogitPaths(eupu=eupu, evou=evou, pi=pi, ov=ov, u=eupu.max(axis=2), h=ov.max(axis=2))
+
+
+def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
+    """Enclosures of the positive factors of the unnormalised attention weights, per query q:
+
+    ``token[q, t] = exp(EQKE[q, t] - r_q)``, ``position[q, p] = exp(EQKP[q, p] - s_q)`` for p < n-1 and
+    ``query[q] = exp(EQKE[q, q] + EQKP[q, n-1] - r_q - s_q)``, so that key token t at position p weighs
+    ``token[q, t] * position[q, p]``, all with the same common factor ``exp(-r_q - s_q)``. The shifts
+    ``r_q``, ``s_q`` (row maxima of the lower endpoints) only keep the exponents small.
+    """
+    vocab, n_ctx = tables.eqkp.shape
+    diagonal = np.arange(vocab)
+    token_shift = tables.eqke.max(axis=1).lo
+    key_positions = tables.eqkp[:, : n_ctx - 1]
+    position_shift = key_positions.max(axis=1).lo if n_ctx > 1 else np.zeros(vocab)
+    token = (tables.eqke - token_shift[:, None]).exp()
+    position = (key_positions - position_shift[:, None]).exp()
+    query_score = tables.eqke[diagonal, diagonal] + tables.eqkp[:, n_ctx - 1]
+    query = (query_score - token_shift - position_shift).exp()
+    return token, position, query
+
+
+def case_bounds(
+    tables: Tables,
+    order: np.ndarray,
+    cases: tuple[np.ndarray, ...],
+    paths: LogitPaths,
+    other_coefficient: Interval,
+) -> tuple[Interval, Interval]:
+    """Enclosures [len(cases)] of ``B(q, m, k, c)`` (module docstring) for valid cases, and the shares
+    [2, 3, cases with c >= 1] of those cases (in their order) for side conditions.
+
+    ``order`` [V, n-1] is any permutation per row (a hint); ``other_coefficient`` [V (k), V (m), n (c)]
+    encloses ``coef``.
+    """
+    q, m, k, c = cases
+    slots = tables.eqkp.shape[1] - 1
+    lo, hi = np.full(q.size, np.nan), np.full(q.size, np.nan)
+
+    all_max = (c == 0) & (q == m)
+    mm = m[all_max]
+    enclosure = (paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm]).max(axis=1)
+    lo[all_max], hi[all_max] = enclosure.lo, enclosure.hi
+
+    token_weights, position_weights, query_weights = softmax_factors(tables)
+    smallest, largest = extreme_slot_sums(position_weights, order)
+
+    single = (c == 0) & (q < m)
+    qs, ms = q[single], m[single]
+    max_factor = token_weights[qs, ms]
+    # Every non-query slot holds m: one arrangement, and both configurations are it.
+    attention = extreme_attention(
+        smallest, largest, qs, np.full(qs.size, slots), max_factor, max_factor, query_weights[qs]
+    )[LO]
+    logits = (
+        paths.eupu[qs, ms] + paths.pi[ms]
+        + attention[MAX][:, None] * paths.evou[ms, ms]
+        + attention[QUERY][:, None] * paths.evou[qs, ms]
+    )
+    enclosure = logits.max(axis=1)
+    lo[single], hi[single] = enclosure.lo, enclosure.hi
+
+    copies = c > 0
+    qs, ms, ks, cs = q[copies], m[copies], k[copies], c[copies]
+    attention = extreme_attention(
+        smallest, largest, qs, slots - cs, token_weights[qs, ms], token_weights[qs, ks], query_weights[qs]
+    )
+    mixed = (
+        attention[:, MAX] * paths.h[ms, ms]
+        + attention[:, OTHER] * other_coefficient[ks, ms, cs]
+        + attention[:, QUERY] * paths.h[qs, ms]
+    )
+    enclosure = paths.u[qs, ms] + mixed.max(axis=0)
+    lo[copies], hi[copies] = enclosure.lo, enclosure.hi
+    return Interval(lo, hi), attention
+
+
+def covered_count(good: np.ndarray) -> int:
+    """The number of sequences the good cases [q, m, k, c] cover (module docstring), a Python int."""
+    n_ctx = good.shape[3]
+    diagonal = np.arange(good.shape[0])
+    total = int(np.count_nonzero(good[:, diagonal, diagonal, 0]))
+    per_copies = good.sum(axis=2)  # [q, m, c]: |G| for each (q, m, c)
+    flops.charge_bookkeeping(good.size)
+    for copies in range(1, n_ctx):
+        sizes, multiplicity = np.unique(per_copies[:, :, copies], return_counts=True)
+        arrangements = math.comb(n_ctx - 1, copies)
+        total += arrangements * sum(
+            int(times) * int(size) ** copies for size, times in zip(sizes, multiplicity, strict=True)
+        )
+        flops.charge_bookkeeping(3 * sizes.size)
+    return total

@@ -1,0 +1,97 @@
+"""Cubic with chord-coupled OV paths (``cubic-ov-chord``): a sound tightening of SPEC 5.2, not in the paper.
+
+The cubic bound charges a non-max token k its worst output separately from the max token:
+``A_max h[m] + A_k h[k]`` with ``h[t] = max_y ov[t, y]`` (``ov`` as in
+:mod:`checker.strategies.cubic_bounds`, centred on m). The two maxima sit at different outputs (``h[k]``
+at ``y = k``, where ``ov[m, k]`` is very negative), which loses about 4% of the sequences on the zoo.
+Coupling them: with ``P`` the total share of the slots holding m (the query slot included when q = m),
+``K`` that of the slots holding k and ``lam = K / (P + K)``,
+
+    P ov[m, y] + K ov[k, y] = (P + K) ((1 - lam) ov[m, y] + lam ov[k, y]) <= (P + K) g_k(lam),
+
+``g_k(lam) = max_y ((1 - lam) ov[m, y] + lam ov[k, y])`` is convex, ``g_k(0) = h[m]``, so on
+``0 <= lam <= w`` (a chord weight ``w`` in (0, 1]) it lies below its chord:
+``g_k(lam) <= h[m] + lam s_k`` with ``s_k = (g_k(w) - h[m]) / w``. Then
+``P ov[m, y] + K ov[k, y] <= P h[m] + K (h[m] + s_k)``: the cubic bound with ``coef[k, m, c] = h[m] + s_k``
+at ``w = weight[m, c]`` (``w = 1`` gives back ``h[k]``).
+
+Side condition, checked for every claimed case with ``c >= 1``: ``lam <= w`` for every arrangement.
+``lam`` is monotone in the positional weight of the max slots, so the larger ``lam.hi`` of the two
+configurations of :func:`checker.attention.extreme_attention` bounds it. Mixtures of good tokens (the
+counting of :mod:`checker.strategies.cubic_bounds`): ``lam`` grows with each non-max token's factor, so a
+mixture's ``lam`` is at most that of the case of its largest-factor token, hence ``<= w``; and with
+``K = sum_i alpha_i``, ``P ov[m] + sum_i alpha_i ov[k_i] = sum_i (alpha_i / K) (P ov[m] + K ov[k_i])``
+is bounded term by term, giving the per-slot values ``h[m] + s_{k_i}`` that the counting argument needs.
+
+Trace: ``orderings`` and ``bounds`` as in :mod:`checker.strategies.cubic`, with a step ``chords`` between
+them holding ``weight`` [V (m), n (c)] (<f8), every entry in (0, 1] (a hint: any such value is sound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from certificates.codec import Certificate
+from certificates.model_file import ModelWeights
+from checker import flops
+from checker.attention import shares
+from checker.interval import Interval
+from checker.replay import InvalidCertificate, Trace
+from checker.strategies import ReplayResult, register
+from checker.strategies.cubic import BOUND_STEP, accept_claims, case_index, read_claims, read_orderings
+from checker.strategies.cubic_bounds import MAX, OTHER, QUERY, LogitPaths, case_bounds, logit_paths
+from checker.tables import Tables
+
+NAME = "cubic-ov-chord"
+CHORD_STEP = "chords"
+
+
+@register(NAME)
+def replay_cubic_ov_chord(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
+    trace = Trace(certificate.trace)
+    order = read_orderings(trace, weights)
+    weight = read_chord_weights(trace, weights)
+    good, claimed = read_claims(trace, weights)
+    trace.finish()
+    paths = logit_paths(tables)
+    cases = np.nonzero(good)
+    rigorous, attention = case_bounds(tables, order, cases, paths, chord_coefficient(paths, weight))
+    check_chord_condition(attention, cases, weight)
+    return accept_claims(good, claimed, rigorous)
+
+
+def read_chord_weights(trace: Trace, weights: ModelWeights) -> np.ndarray:
+    """The ``chords`` step: ``weight`` [V, n], every entry in (0, 1]."""
+    weight = trace.next(CHORD_STEP, {"weight": ((weights.d_vocab, weights.n_ctx), "<f8")})["weight"]
+    outside = ~((weight > 0) & (weight <= 1))
+    if outside.any():
+        index = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise InvalidCertificate(CHORD_STEP, "weight", index, "chord weight outside (0, 1]")
+    return weight
+
+
+def chord_coefficient(paths: LogitPaths, weight: np.ndarray) -> Interval:
+    """``coef[k, m, c] = h[m] + (g_k(w) - h[m]) / w`` with ``w = weight[m, c]`` (module docstring)."""
+    tokens = np.arange(weight.shape[0])
+    own = paths.ov[tokens, tokens]  # [m, j]
+    own_weight = Interval.exact(1.0) - weight  # [m, c]
+    mixed = own[None, :, None, :] * own_weight[None, :, :, None]
+    mixed = mixed + paths.ov[:, :, None, :] * weight[None, :, :, None]
+    own_max = paths.h[tokens, tokens][None, :, None]
+    return own_max + (mixed.max(axis=3) - own_max) / weight[None]
+
+
+def check_chord_condition(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> None:
+    """Every claimed case with ``c >= 1`` must have ``lam = K / (P + K) <= weight[m, c]`` in both
+    configurations (``attention`` [2, 3, cases with c >= 1] from :func:`case_bounds`)."""
+    copies = cases[3] > 0
+    q, m, _, c = (axis[copies] for axis in cases)
+    on_max = Interval.where(q == m, attention[:, MAX] + attention[:, QUERY], attention[:, MAX])
+    ratio = shares(Interval.stack([on_max, attention[:, OTHER]]))[1].max(axis=0)
+    exceeded = ~(ratio.hi <= weight[m, c])
+    flops.charge(exceeded.size)
+    if exceeded.any():
+        first = int(np.argmax(exceeded))
+        case = case_index(cases, int(np.flatnonzero(copies)[first]))
+        reason = f"share ratio up to {ratio.hi[first]!r} exceeds chord weight {weight[case[1], case[3]]!r}"
+        raise InvalidCertificate(BOUND_STEP, "good", case, reason)

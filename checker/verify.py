@@ -1,0 +1,105 @@
+"""The checker's pipeline: read and validate, recompute the statement, replay, count, give a verdict.
+
+The checker trusts nothing it did not compute: the statement (V, n, the input set, the label max(x),
+the model digest) comes from the model file; the certificate is only a list of claims about that model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+from certificates.codec import Certificate, read_certificate
+from certificates.errors import InputError
+from certificates.model_file import ModelWeights, load_model
+from checker import flops, strategies
+from checker.fpenv import assert_fp_environment
+from checker.replay import InvalidCertificate
+from checker.tables import compute_tables
+
+VALID, INVALID, ERROR = "VALID", "INVALID", "ERROR"
+EXIT_CODES = {VALID: 0, INVALID: 1, ERROR: 2}
+
+
+@dataclass
+class Verdict:
+    """The outcome of checking one certificate against one model."""
+
+    status: str
+    certificate: str
+    model: str
+    message: str = ""
+    strategy: str | None = None
+    claimed: int | None = None
+    certified_count: int | None = None
+    total: int | None = None
+    flops: int = 0
+    bookkeeping: int = 0
+    seconds: float = 0.0
+    notes: dict[str, object] | None = None
+
+    @property
+    def bound(self) -> Fraction | None:
+        """The certified accuracy lower bound claim / V^n (VALID verdicts only)."""
+        if self.status != VALID or self.claimed is None or not self.total:
+            return None
+        return Fraction(self.claimed, self.total)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def max_trace_elements(weights: ModelWeights) -> int:
+    """The largest array a certificate for this model may hold: every case split and every sequence."""
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    return max(vocab**n_ctx, vocab**3 * n_ctx * n_ctx, 1 << 16)
+
+
+def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -> Verdict:
+    """Check one certificate against one model file; never raises on bad input."""
+    start = time.perf_counter()
+    verdict = Verdict(status=ERROR, certificate=str(certificate_path), model=str(model_path))
+    try:
+        assert_fp_environment()
+        weights = load_model(model_path)
+        certificate = read_certificate(certificate_path, max_array_elements=max_trace_elements(weights))
+        _check_statement(certificate, weights)
+        replay = strategies.lookup(certificate.strategy_name)
+        if replay is None:
+            raise InputError(f"unknown strategy {certificate.strategy_name!r}")
+        verdict.strategy, verdict.claimed = certificate.strategy_name, certificate.claim_correct
+        verdict.total = weights.d_vocab**weights.n_ctx
+        with flops.counting() as counter:
+            try:
+                result = replay(certificate, weights, compute_tables(weights))
+                _check_count(result.certified_count, certificate.claim_correct)
+                verdict.status, verdict.certified_count, verdict.notes = VALID, result.certified_count, result.notes
+            except InvalidCertificate as invalid:
+                verdict.status, verdict.message = INVALID, str(invalid)
+        verdict.flops, verdict.bookkeeping = counter.flops, counter.bookkeeping
+        assert_fp_environment()
+    except InputError as error:
+        verdict.status, verdict.message = ERROR, str(error)
+    verdict.seconds = time.perf_counter() - start
+    return verdict
+
+
+def _check_statement(certificate: Certificate, weights: ModelWeights) -> None:
+    statement = certificate.statement
+    if statement.model_digest != weights.digest:
+        raise InputError(
+            f"certificate is for model {statement.model_digest}, but the model file has digest {weights.digest}"
+        )
+    if (statement.d_vocab, statement.n_ctx) != (weights.d_vocab, weights.n_ctx):
+        raise InputError(
+            f"certificate states V={statement.d_vocab}, n={statement.n_ctx}; "
+            f"the model has V={weights.d_vocab}, n={weights.n_ctx}"
+        )
+
+
+def _check_count(certified: int, claimed: int) -> None:
+    if certified < claimed:
+        raise InvalidCertificate("count", None, None, f"certified {certified} sequences < claimed {claimed}")

@@ -1,0 +1,61 @@
+"""Run a registered strategy on a model and wrap its result into a certificate."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from certificates.codec import Certificate, Statement
+from certificates.model_file import ModelWeights
+from prover.strategies import ProofInput, StrategyInfo
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def prover_version() -> str:
+    try:
+        return f"compact-proofs {metadata.version('compact-proofs')}"
+    except metadata.PackageNotFoundError:
+        return "compact-proofs (not installed)"
+
+
+def git_revision() -> str:
+    """The source checkout's git revision, or "unknown" outside a checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -> tuple[Certificate, float]:
+    """Run ``strategy`` on ``weights``; return the certificate and the proving seconds."""
+    start = time.perf_counter()
+    output = strategy.prove(ProofInput(weights=weights, device=device))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    certificate = Certificate(
+        statement=Statement(task="max", d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest),
+        strategy_name=strategy.name,
+        strategy_params=output.params,
+        claim_correct=int(output.claim_correct),
+        trace=tuple(output.trace),
+        info={
+            "prover": prover_version(),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "seconds": round(seconds, 4),
+            "git_revision": git_revision(),
+        },
+    )
+    return certificate, seconds

@@ -1,0 +1,114 @@
+"""`prove MODEL --strategy NAME [--out PATH]`: search for a proof and write its certificate.
+
+Exit codes: 0 success; 2 bad input (missing or unsupported model, unknown strategy, unusable device
+or output path), with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+from certificates.codec import write_certificate
+from certificates.errors import InputError
+from certificates.model_file import load_model
+from prover import strategies
+from prover.certify import default_device, prove
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A bad command line or an unusable environment (exit 2)."""
+
+
+def resolve_strategies(names: list[str]) -> list[strategies.StrategyInfo]:
+    """Registered strategies for each name: an exact name, a family prefix (``subcubic``) or ``all``."""
+    chosen: list[strategies.StrategyInfo] = []
+    for name in names:
+        if name == "all":
+            matches = strategies.all_strategies()
+        elif (exact := strategies.lookup(name)) is not None:
+            matches = [exact]
+        else:
+            matches = [s for s in strategies.all_strategies() if s.name.startswith(name + "/")]
+        if not matches:
+            raise UsageError(f"unknown strategy {name!r} (see prove --list-strategies)")
+        chosen.extend(s for s in matches if s not in chosen)
+    return chosen
+
+
+def certificate_filename(strategy_name: str) -> str:
+    """A portable file name for a strategy's certificate."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", strategy_name).strip("_") + ".cert"
+
+
+def choose_device(name: str) -> torch.device:
+    if name == "auto":
+        return default_device()
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but CUDA is not available")
+    return torch.device(name)
+
+
+def list_strategies() -> None:
+    rows = [(s.name, s.family, s.complexity) for s in strategies.all_strategies()]
+    width = max(len(r[0]) for r in rows)
+    family_width = max(len(r[1]) for r in rows)
+    for name, family, complexity in rows:
+        print(f"{name:<{width}}  {family:<{family_width}}  {complexity}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prove", description="Prove a lower bound on a model's accuracy.")
+    parser.add_argument("model", nargs="?", help="model file (safetensors, TransformerLens names)")
+    parser.add_argument(
+        "--strategy", action="append", default=None,
+        help="strategy name, family prefix (e.g. subcubic) or 'all'; repeatable (default brute-force)",
+    )
+    parser.add_argument("--out", help="certificate path (one strategy) or directory (default certs/<model>/)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--list-strategies", action="store_true", help="print every registered strategy")
+    args = parser.parse_args(argv)
+    try:
+        if args.list_strategies:
+            list_strategies()
+            return 0
+        if args.model is None:
+            raise UsageError("a MODEL path is required")
+        chosen = resolve_strategies(args.strategy or ["brute-force"])
+        device = choose_device(args.device)
+        weights = load_model(args.model)
+        for strategy in chosen:
+            path = output_path(args.out, args.model, strategy.name, several=len(chosen) > 1)
+            certificate, seconds = prove(weights, strategy, device)
+            write_certificate(path, certificate)
+            total = weights.d_vocab**weights.n_ctx
+            print(
+                f"{path}: {strategy.name} claims {certificate.claim_correct}/{total} = "
+                f"{certificate.claim_correct / total:.6f} ({seconds:.2f} s on {device.type})",
+                flush=True,
+            )
+    except (UsageError, InputError, OSError) as error:
+        print(f"prove: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def output_path(out: str | None, model: str, strategy_name: str, *, several: bool) -> Path:
+    """Where a certificate goes: ``--out`` itself for one strategy, else a file inside a directory."""
+    if out is not None and not several and not out.endswith("/") and not Path(out).is_dir():
+        target = Path(out)
+    else:
+        directory = Path(out) if out is not None else Path("certs") / Path(model).stem
+        target = directory / certificate_filename(strategy_name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The registry of proof strategies on the prover side; names mirror :mod:`checker.strategies`.
+
+A strategy's ``prove`` function receives the model (weights as stored, and a float64 torch module on
+the chosen device) and returns its claim, its knobs and its trace; :func:`prover.certify.prove` wraps
+that into a certificate. Claims should be slightly conservative (bounds rounded outward) so that the
+checker's rigorous replay accepts every true claim.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from certificates.codec import TraceStep
+from certificates.model_file import ModelWeights
+
+
+@dataclass(frozen=True)
+class ProofInput:
+    """What a strategy may use: the stored weights and the device to compute on."""
+
+    weights: ModelWeights
+    device: torch.device
+
+
+@dataclass
+class ProofOutput:
+    """A strategy's result: the claimed number of correct sequences, its knobs and its trace."""
+
+    claim_correct: int
+    trace: list[TraceStep]
+    params: dict[str, str | int | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    """A registered strategy: its name, family (the paper's table group) and complexity class."""
+
+    name: str
+    family: str
+    complexity: str
+    prove: Callable[[ProofInput], ProofOutput]
+
+
+_STRATEGIES: dict[str, StrategyInfo] = {}
+
+# Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
+_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord")
+
+
+def register(info: StrategyInfo) -> None:
+    """Register a strategy (once per name)."""
+    if info.name in _STRATEGIES:
+        raise ValueError(f"strategy {info.name!r} registered twice")
+    _STRATEGIES[info.name] = info
+
+
+def lookup(name: str) -> StrategyInfo | None:
+    """The strategy called ``name``, or None."""
+    _load_builtin_strategies()
+    return _STRATEGIES.get(name)
+
+
+def all_strategies() -> list[StrategyInfo]:
+    """Every registered strategy, in registration order."""
+    _load_builtin_strategies()
+    return list(_STRATEGIES.values())
+
+
+def _load_builtin_strategies() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"prover.strategies.{module}")

@@ -1,0 +1,167 @@
+"""Cubic (SPEC 5.2) on the prover side: every case bound B(q, m, k, c) at once, in float64 torch.
+
+The formulas are those of :mod:`checker.strategies.cubic` (read its docstring), evaluated on the whole
+case grid ``[q, m, k, c]`` by broadcasting. A case is claimed good when its bound, raised by
+``CLAIM_MARGIN`` times the scale of the logit tables and then rounded up to float32, is negative. Float64
+evaluation is within about 1e-13 of the exact bound here, far inside the margin, so every claim is one
+the checker's interval replay accepts; the cases given up are those with ``-margin <= B < 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from certificates.codec import TraceStep
+from certificates.model_file import ModelWeights
+from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP
+from checker.strategies.cubic_bounds import covered_count, valid_cases
+from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
+from prover.tables import torch_tables
+
+CLAIM_MARGIN = 2.0**-30
+
+
+@dataclass(frozen=True)
+class LogitPaths:
+    """Logit tables centred on the max token m (``y = m`` entries are 0 and excluded from maxima):
+    ``pi[m, y]``, ``eupu[q, m, y]``, ``evou[t, m, y]``, ``u[q, m]``, ``h[t, m]`` as in
+    :class:`checker.strategies.cubic.LogitPaths`."""
+
+    pi: torch.Tensor
+    eupu: torch.Tensor
+    evou: torch.Tensor
+    u: torch.Tensor
+    h: torch.Tensor
+
+    @property
+    def wrong(self) -> torch.Tensor:
+        """[m, y]: True where ``y != m``."""
+        return ~torch.eye(self.pi.shape[0], dtype=torch.bool, device=self.pi.device)
+
+
+def logit_paths(tables: dict[str, torch.Tensor]) -> LogitPaths:
+    pvou, evou, eupu = tables["pvou"], tables["evou"], tables["eupu"]
+    right = torch.eye(evou.shape[0], dtype=torch.bool, device=evou.device)
+    pi = (pvou[:, None, :] - pvou[:, :, None]).amax(dim=0)
+    eupu_c = eupu[:, None, :] - eupu[:, :, None]
+    evou_c = evou[:, None, :] - evou[:, :, None]
+    u = eupu_c.masked_fill(right, -torch.inf).amax(dim=2)
+    h = (evou_c + pi).masked_fill(right, -torch.inf).amax(dim=2)
+    return LogitPaths(pi=pi, eupu=eupu_c, evou=evou_c, u=u, h=h)
+
+
+def positional_order(eqkp: torch.Tensor) -> torch.Tensor:
+    """[V, n-1]: per query, the non-query positions sorted by ascending positional score."""
+    return torch.argsort(eqkp[:, :-1], dim=1, stable=True)
+
+
+def extreme_shares(
+    tables: dict[str, torch.Tensor], order: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """For configurations lo and hi: the shares (max, other, query), each [q, m, k, c], of the case grid
+    (:func:`checker.attention.extreme_attention`; ``k`` is the other token, ``c`` its copy count)."""
+    eqke, eqkp = tables["eqke"], tables["eqkp"]
+    vocab, n_ctx = eqkp.shape
+    slots = n_ctx - 1
+    tokens = torch.arange(vocab, device=eqke.device)
+    positions = eqkp[:, :slots].gather(1, order)
+    position_shift = positions.amax(dim=1) if slots else torch.zeros_like(eqkp[:, 0])
+    token_shift = eqke.amax(dim=1)
+    token = torch.exp(eqke - token_shift[:, None])
+    position = torch.exp(positions - position_shift[:, None])
+    query = torch.exp(eqke[tokens, tokens] + eqkp[:, slots] - token_shift - position_shift)
+    zero = torch.zeros_like(position[:, :1])
+    smallest = torch.cat([zero, position.cumsum(dim=1)], dim=1)  # [q, M]: the M smallest
+    largest = torch.cat([zero, position.flip(1).cumsum(dim=1)], dim=1)  # [q, M]: the M largest
+    copies = torch.arange(n_ctx, device=eqke.device)
+    configurations = []
+    for max_sums, other_sums in ((smallest, largest), (largest, smallest)):
+        on_max = token[:, :, None, None] * max_sums[:, slots - copies][:, None, None, :]
+        on_other = token[:, None, :, None] * other_sums[:, copies][:, None, None, :]
+        on_query = query[:, None, None, None]
+        total = on_max + on_other + on_query
+        configurations.append((on_max / total, on_other / total, on_query / total))
+    return configurations
+
+
+@dataclass(frozen=True)
+class CaseGrid:
+    """What every case bound of one model shares: tables, positional order, logit paths, the shares of
+    both configurations, the ``c = 0`` bounds and the valid-case mask."""
+
+    tables: dict[str, torch.Tensor]
+    order: torch.Tensor
+    paths: LogitPaths
+    configurations: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+    valid: torch.Tensor
+
+    @staticmethod
+    def build(tables: dict[str, torch.Tensor]) -> CaseGrid:
+        order = positional_order(tables["eqkp"])
+        vocab, n_ctx = tables["eqkp"].shape
+        valid = torch.from_numpy(valid_cases(vocab, n_ctx)).to(tables["eqkp"].device)
+        return CaseGrid(tables, order, logit_paths(tables), extreme_shares(tables, order), valid)
+
+    def bounds(self, other_coefficient: torch.Tensor | None = None) -> torch.Tensor:
+        """``B[q, m, k, c]`` (SPEC 5.2) on the case grid; NaN outside the valid cases.
+
+        For ``c >= 1``, ``B = u[q, m] + max over lo/hi of (A_max h[m, m] + A_k coef[k, m, c] + A_q h[q, m])``
+        with ``coef = other_coefficient`` [k, m, c], by default the cubic's ``h[k, m]``.
+        """
+        paths = self.paths
+        coefficient = paths.h[:, :, None] if other_coefficient is None else other_coefficient
+        mixed = [
+            on_max * paths.h.diagonal()[None, :, None, None]
+            + on_other * coefficient.permute(1, 0, 2)[None]
+            + on_query * paths.h[:, :, None, None]
+            for on_max, on_other, on_query in self.configurations
+        ]
+        bounds = paths.u[:, :, None, None] + torch.maximum(*mixed)
+
+        # c = 0: one arrangement; keep the max over y of the whole logit difference.
+        tokens = torch.arange(paths.h.shape[0], device=paths.h.device)
+        on_max, _, on_query = (share[:, :, 0, 0] for share in self.configurations[0])
+        single = paths.eupu + paths.pi[None] + on_max[:, :, None] * paths.evou[tokens, tokens][None]
+        single = single + on_query[:, :, None] * paths.evou
+        all_max = paths.eupu[tokens, tokens] + paths.evou[tokens, tokens] + paths.pi
+        bounds[:, tokens, tokens, 0] = single.masked_fill(~paths.wrong, -torch.inf).amax(dim=2)
+        bounds[tokens, tokens, tokens, 0] = all_max.masked_fill(~paths.wrong, -torch.inf).amax(dim=1)
+        return bounds.masked_fill(~self.valid, torch.nan)
+
+
+def claimed_bounds(bounds: torch.Tensor, tables: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``bounds + CLAIM_MARGIN * scale`` rounded up to float32 (NaN stays NaN), with ``scale`` a bound on
+    the magnitude of the centred logit tables."""
+    scale = 1.0 + 2.0 * sum(float(tables[name].abs().max()) for name in ("evou", "pvou", "eupu"))
+    raised = bounds + CLAIM_MARGIN * scale
+    rounded = raised.to(torch.float32)
+    up = torch.nextafter(rounded, torch.full_like(rounded, torch.inf))
+    return torch.where(rounded.to(raised.dtype) < raised, up, rounded)
+
+
+def bound_steps(order: torch.Tensor, claimed: torch.Tensor) -> tuple[list[TraceStep], int]:
+    """The ``orderings`` and ``bounds`` trace steps for float32 claims on the case grid, and the count."""
+    claimed = claimed.cpu().numpy()
+    good = claimed < 0
+    steps = [
+        TraceStep(ORDER_STEP, {"order": order.cpu().numpy().astype("<i4")}),
+        TraceStep(BOUND_STEP, {"good": good, "bound": claimed[good].astype("<f4")}),
+    ]
+    return steps, covered_count(good)
+
+
+def check_vocabulary(weights: ModelWeights) -> None:
+    if weights.d_vocab < 2:
+        raise ValueError("the cubic strategies need d_vocab >= 2")
+
+
+def prove_cubic(proof_input: ProofInput) -> ProofOutput:
+    check_vocabulary(proof_input.weights)
+    grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
+    steps, count = bound_steps(grid.order, claimed_bounds(grid.bounds(), grid.tables))
+    return ProofOutput(claim_correct=count, trace=steps, params={})
+
+
+register(StrategyInfo(name=NAME, family="cubic", complexity="O(V^3 n^2)", prove=prove_cubic))

@@ -1,0 +1,82 @@
+"""``cubic-ov-chord`` on the prover side: the cubic case grid with chord-coupled OV coefficients.
+
+The bound and its side condition are those of :mod:`checker.strategies.cubic_ov_chord`. The chord weight
+``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate
+of ``CANDIDATE_WEIGHTS`` that covers the most sequences, where a case counts only if its share ratio is
+at most ``w (1 - RATIO_MARGIN)`` (so the checker's rigorous ratio stays below ``w``) and its claimed
+float32 bound is negative. ``w = 1`` is always a candidate and reproduces the cubic bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from certificates.codec import TraceStep
+from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME
+from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
+from prover.strategies.cubic import CaseGrid, LogitPaths, bound_steps, check_vocabulary, claimed_bounds
+from prover.tables import torch_tables
+
+CANDIDATE_WEIGHTS = tuple(2.0 ** (-k / 8) for k in range(41))  # 1 down to 1/32
+RATIO_MARGIN = 2.0**-30
+
+
+def chord_coefficient(paths: LogitPaths, weight: torch.Tensor) -> torch.Tensor:
+    """``coef[k, m, c] = h[m] + (g_k(w) - h[m]) / w`` with ``w = weight[m, c]`` [V, n]."""
+    tokens = torch.arange(weight.shape[0], device=weight.device)
+    ov = paths.evou + paths.pi[None]  # [t, m, y]
+    own = ov[tokens, tokens]  # [m, y]
+    w = weight[None, :, :, None]
+    mixed = (1 - w) * own[None, :, None, :] + w * ov[:, :, None, :]  # [k, m, c, y]
+    chord_end = mixed.masked_fill(~paths.wrong[None, :, None, :], -torch.inf).amax(dim=3)
+    own_max = paths.h.diagonal()[None, :, None]
+    return own_max + (chord_end - own_max) / weight[None]
+
+
+def share_ratio(grid: CaseGrid) -> torch.Tensor:
+    """``lam = K / (P + K)`` [q, m, k, c], the larger of the two configurations."""
+    vocab = grid.paths.h.shape[0]
+    query_is_max = torch.eye(vocab, dtype=torch.bool, device=grid.paths.h.device)[:, :, None, None]
+    ratios = []
+    for on_max, on_other, on_query in grid.configurations:
+        with_query = torch.where(query_is_max, on_max + on_query, on_max)
+        ratios.append(on_other / (with_query + on_other))
+    return torch.maximum(*ratios)
+
+
+def covered_per_max(good: torch.Tensor) -> torch.Tensor:
+    """[m, c]: the sequences the good cases with ``c >= 1`` cover, as float64 (for the search only)."""
+    n_ctx = good.shape[3]
+    sizes = good.sum(dim=2).double()  # [q, m, c]
+    copies = torch.arange(n_ctx, device=good.device)
+    arrangements = torch.tensor([math.comb(n_ctx - 1, c) for c in range(n_ctx)], device=good.device)
+    return (arrangements * sizes**copies).sum(dim=0) * (copies > 0)
+
+
+def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
+    check_vocabulary(proof_input.weights)
+    grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
+    vocab, n_ctx = grid.tables["eqkp"].shape
+    ratio = share_ratio(grid)
+    best_weight = torch.ones(vocab, n_ctx, dtype=torch.float64, device=ratio.device)
+    best_count = torch.full_like(best_weight, -1.0)
+    for candidate in CANDIDATE_WEIGHTS:
+        weight = torch.full_like(best_weight, candidate)
+        claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, weight)), grid.tables)
+        count = covered_per_max((claimed < 0) & (ratio <= candidate * (1 - RATIO_MARGIN)))
+        better = count > best_count
+        best_weight = torch.where(better, weight, best_weight)
+        best_count = torch.where(better, count, best_count)
+    claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, best_weight)), grid.tables)
+    allowed = ratio <= best_weight[None, :, None, :] * (1 - RATIO_MARGIN)
+    allowed[..., 0] = True
+    steps, count = bound_steps(grid.order, torch.where(allowed, claimed, torch.nan))
+    chords = TraceStep(CHORD_STEP, {"weight": best_weight.cpu().numpy().astype("<f8")})
+    return ProofOutput(claim_correct=count, trace=[steps[0], chords, steps[1]], params={})
+
+
+register(
+    StrategyInfo(name=NAME, family="cubic", complexity="O(V^3 n^2)", prove=prove_cubic_ov_chord)
+)

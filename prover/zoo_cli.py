@@ -1,0 +1,146 @@
+"""The ``zoo`` command line: build and inspect the model zoo.
+
+Subcommands live in :data:`SUBCOMMANDS`; each is one :class:`Subcommand` holding a function that adds
+its arguments and a function that runs it and returns the exit code. Bad input is reported as one line
+on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from certificates.errors import InputError, one_line
+from prover.training import train_zoo
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported as one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``zoo`` subcommand: ``configure`` adds its arguments, ``run`` executes it."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from a comma-separated list (``"123,50,104"``)."""
+    seeds = []
+    for item in text.split(","):
+        try:
+            seeds.append(int(item.strip()))
+        except ValueError:
+            raise ValueError(f"bad seed {item.strip()!r} in seed list {text!r}") from None
+    return seeds
+
+
+def read_seeds_file(path: Path) -> list[int]:
+    """Seeds from a file with one integer per line; blank lines and ``#`` comments are skipped."""
+    seeds = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        item = line.split("#", 1)[0].strip()
+        if item:
+            try:
+                seeds.append(int(item))
+            except ValueError:
+                raise ValueError(f"{path}:{number}: not a seed: {item!r}") from None
+    return seeds
+
+
+def _configure_train(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``zoo train``."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--seeds", help="comma-separated training seeds, e.g. 123,50,104")
+    source.add_argument("--seeds-file", type=Path, help="file with one seed per line (# comments allowed)")
+    parser.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
+    parser.add_argument(
+        "--k", type=_positive_int, default=4, help="sequence length K of Max-of-K (default 4)"
+    )
+    parser.add_argument("--d-vocab", type=_positive_int, default=64, help="vocabulary size V (default 64)")
+    parser.add_argument("--d-model", type=_positive_int, default=32, help="d_model = d_head (default 32)")
+    parser.add_argument("--steps", type=_positive_int, default=3000, help="training steps (default 3000)")
+    parser.add_argument(
+        "--jobs", type=_positive_int, default=1, help="models trained in parallel (default 1)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    """``zoo train``: train the missing models of the given seeds; print each model's path."""
+    try:
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else read_seeds_file(args.seeds_file)
+        if not seeds:
+            raise ValueError(f"no seeds in {args.seeds_file}")
+        paths = train_zoo(
+            seeds,
+            args.out,
+            k=args.k,
+            d_vocab=args.d_vocab,
+            d_model=args.d_model,
+            steps=args.steps,
+            progress=not args.no_progress,
+            jobs=args.jobs,
+        )
+    except (ValueError, OSError, InputError) as error:
+        raise UsageError(str(error)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "train": Subcommand(
+        "train models of the zoo (skips those already trained)", _configure_train, _run_train
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``zoo`` parser with one subparser per entry of :data:`SUBCOMMANDS`."""
+    parser = _Parser(prog="zoo", description="Build and inspect the Max-of-K model zoo.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, subcommand in SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(name, help=subcommand.help, description=subcommand.help)
+        subcommand.configure(subparser)
+        subparser.set_defaults(run=subcommand.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``zoo``; return the exit code (2 for bad input, with one line on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except UsageError as error:
+        print(f"zoo: error: {one_line(str(error))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
