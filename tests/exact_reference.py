@@ -54,7 +54,9 @@ def exact_accuracy(weights: ModelWeights) -> ExactAccuracy:
             top = max(scores)
             exps = [mpmath.exp(s - top) for s in scores]
             total = sum(exps)
-            mixed = sum(((e / total) * (r * w_v + b_v) for e, r in zip(exps, resid, strict=True)), mpmath.zeros(1, w_v.cols))
+            mixed = mpmath.zeros(1, w_v.cols)
+            for e, r in zip(exps, resid, strict=True):
+                mixed += (e / total) * (r * w_v + b_v)
             logits = resid[-1] * w_u + (mixed * w_o + b_o) * w_u + b_u
             label = max(sequence)
             margin = min((logits[0, label] - logits[0, y] for y in range(vocab) if y != label), default=mpmath.inf)

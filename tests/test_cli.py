@@ -84,7 +84,7 @@ def test_random_bytes_are_error(proven, tmp_path):
 
 
 def test_other_model_is_error_naming_both_digests(proven, tmp_path):
-    model, cert = proven
+    _, cert = proven
     other = tmp_path / "other.safetensors"
     weights = write_model(other, random_tensors(12, vocab=5, n_ctx=3, d_model=4))
     result = check(cert, "--model", other)

@@ -49,8 +49,8 @@ def valid_cases(vocab: int, n_ctx: int) -> np.ndarray:
     """Boolean [V, V, V, n] over ``(q, m, k, c)``: the cases of SPEC 5.2 (q <= m; c = 0 iff k = m; k < m
     otherwise; at least one non-query max token when q < m)."""
     q, m, k, c = np.ix_(*(np.arange(size) for size in (vocab, vocab, vocab, n_ctx)))
-    copies_ok = (q == m) | (c <= n_ctx - 2)
-    return (q <= m) & np.where(c == 0, k == m, (k < m) & copies_ok)
+    has_max = (q == m) | (c <= n_ctx - 2)
+    return (q <= m) & has_max & np.where(c == 0, k == m, k < m)
 
 
 @dataclass(frozen=True)

@@ -81,17 +81,22 @@ def chord_coefficient(paths: LogitPaths, weight: np.ndarray) -> Interval:
     return own_max + (mixed.max(axis=3) - own_max) / weight[None]
 
 
-def check_chord_condition(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> None:
-    """Every claimed case with ``c >= 1`` must have ``lam = K / (P + K) <= weight[m, c]`` in both
-    configurations (``attention`` [2, 3, cases with c >= 1] from :func:`case_bounds`)."""
-    copies = cases[3] > 0
-    q, m, _, c = (axis[copies] for axis in cases)
+def share_ratio_upper(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Upper bounds of ``lam = K / (P + K)`` over every arrangement, for the cases with ``c >= 1`` (in
+    order), from their shares ``attention`` [2, 3, cases with c >= 1] (:func:`case_bounds`)."""
+    q, m = (axis[cases[3] > 0] for axis in cases[:2])
     on_max = Interval.where(q == m, attention[:, MAX] + attention[:, QUERY], attention[:, MAX])
-    ratio = shares(Interval.stack([on_max, attention[:, OTHER]]))[1].max(axis=0)
-    exceeded = ~(ratio.hi <= weight[m, c])
+    return shares(Interval.stack([on_max, attention[:, OTHER]]))[1].max(axis=0).hi
+
+
+def check_chord_condition(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> None:
+    """Every claimed case with ``c >= 1`` must have ``lam <= weight[m, c]`` (:func:`share_ratio_upper`)."""
+    copies = np.flatnonzero(cases[3] > 0)
+    ratio = share_ratio_upper(attention, cases)
+    exceeded = ~(ratio <= weight[cases[1][copies], cases[3][copies]])
     flops.charge(exceeded.size)
     if exceeded.any():
         first = int(np.argmax(exceeded))
-        case = case_index(cases, int(np.flatnonzero(copies)[first]))
-        reason = f"share ratio up to {ratio.hi[first]!r} exceeds chord weight {weight[case[1], case[3]]!r}"
+        case = case_index(cases, int(copies[first]))
+        reason = f"share ratio up to {ratio[first]!r} exceeds chord weight {weight[case[1], case[3]]!r}"
         raise InvalidCertificate(BOUND_STEP, "good", case, reason)

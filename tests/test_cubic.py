@@ -1,0 +1,457 @@
+"""Cubic strategies (SPEC 5.2, ``cubic`` and ``cubic-ov-chord``): soundness against an independent forward
+pass, per-case enclosures, exact counting, adversarial certificates and the shared attention helpers.
+
+The reference in this file is independent of the prover and of the checker: a float64 forward pass of
+SPEC 1 written from the raw weights, with every sequence whose margin is within ``AMBIGUOUS`` of zero
+re-decided by mpmath at 200 bits (the margin safety check).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from certificates.codec import Certificate, TraceStep, write_certificate
+from certificates.model_file import ModelWeights, load_model, save_model
+from checker.attention import extreme_slot_sums, shares
+from checker.interval import Interval
+from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
+from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio_upper
+from checker.tables import compute_tables
+from checker.verify import verify
+from prover import strategies
+from prover.certify import prove
+from prover.training import train_model
+from tests.model_factory import random_tensors
+
+STRATEGIES = ("cubic", "cubic-ov-chord")
+MODELS = sorted((Path(__file__).resolve().parent.parent / "models").glob("max4-*.safetensors"))
+EXAMPLE_MODEL = [path for path in MODELS if path.stem.endswith("seed123")]
+AMBIGUOUS = 1e-9
+FEW = max(4, settings.default.max_examples // 10)
+SOME = max(8, settings.default.max_examples // 4)
+
+
+# ----------------------------------------------------------------------------- independent reference
+def worst_differences(weights: ModelWeights, chunk: int = 1 << 14) -> np.ndarray:
+    """float64 ``max_{y != max(x)} (logit_y - logit_max(x))`` for every sequence, shape [V]*n (x_0 first).
+
+    SPEC 1 from the raw weights: the key, value and score of a (token, position) pair depend on nothing
+    else, so they are tabulated once; each sequence then mixes its n value rows with its softmax.
+    """
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    f = {name: torch.tensor(np.asarray(getattr(weights, name)), dtype=torch.float64) for name in (
+        "W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_U", "b_Q", "b_K", "b_V", "b_O", "b_U")}
+    resid = f["W_E"][:, None, :] + f["W_pos"][None, :, :]  # [t, p, d]
+    queries = (resid[:, -1] @ f["W_Q"] + f["b_Q"]) / math.sqrt(weights.attn_scale_squared)  # [q, h]
+    keys = resid @ f["W_K"] + f["b_K"]  # [t, p, h]
+    outputs = ((resid @ f["W_V"] + f["b_V"]) @ f["W_O"]) @ f["W_U"]  # [t, p, y]
+    direct = resid[:, -1] @ f["W_U"] + f["b_U"] + f["b_O"] @ f["W_U"]  # [q, y]
+    flat = torch.arange(vocab**n_ctx)
+    powers = vocab ** torch.arange(n_ctx - 1, -1, -1)
+    positions = torch.arange(n_ctx)
+    result = torch.empty(vocab**n_ctx, dtype=torch.float64)
+    for start in range(0, vocab**n_ctx, chunk):
+        tokens = (flat[start : start + chunk, None] // powers) % vocab
+        query = tokens[:, -1]
+        scores = torch.einsum("sh,sph->sp", queries[query], keys[tokens, positions])
+        attention = torch.softmax(scores, dim=1)
+        logits = direct[query] + torch.einsum("sp,spy->sy", attention, outputs[tokens, positions])
+        label = tokens.max(dim=1).values
+        right = logits.gather(1, label[:, None])[:, 0]
+        result[start : start + chunk] = logits.scatter(1, label[:, None], -torch.inf).amax(dim=1) - right
+    return result.numpy().reshape((vocab,) * n_ctx)
+
+
+def exact_worst_difference(weights: ModelWeights, sequence: tuple[int, ...]) -> mpmath.mpf:
+    """The same quantity for one sequence with mpmath at 200 bits (the float32 weights are exact)."""
+    with mpmath.workprec(200):
+        m = {name: mpmath.matrix(np.atleast_2d(np.asarray(getattr(weights, name), dtype=np.float64)).tolist())
+             for name in ("W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_U", "b_Q", "b_K", "b_V", "b_O", "b_U")}
+        scale = mpmath.sqrt(mpmath.mpf(weights.attn_scale_squared.numerator) / weights.attn_scale_squared.denominator)
+        resid = [m["W_E"][x, :] + m["W_pos"][p, :] for p, x in enumerate(sequence)]
+        query = resid[-1] * m["W_Q"] + m["b_Q"]
+        scores = [(query * (r * m["W_K"] + m["b_K"]).T)[0, 0] / scale for r in resid]
+        exps = [mpmath.exp(s - max(scores)) for s in scores]
+        mixed = sum((e * (r * m["W_V"] + m["b_V"]) for e, r in zip(exps, resid, strict=True)),
+                    mpmath.zeros(1, m["W_V"].cols)) / sum(exps)
+        logits = resid[-1] * m["W_U"] + (mixed * m["W_O"] + m["b_O"]) * m["W_U"] + m["b_U"]
+        label = max(sequence)
+        return max(logits[0, y] - logits[0, label] for y in range(weights.d_vocab) if y != label)
+
+
+def correct_sequences(weights: ModelWeights) -> np.ndarray:
+    """Boolean [V]*n: the sequences answered with their max (ambiguous float64 margins re-decided)."""
+    differences = worst_differences(weights)
+    correct = differences < 0
+    for sequence in zip(*np.nonzero(np.abs(differences) <= AMBIGUOUS), strict=True):
+        correct[sequence] = exact_worst_difference(weights, tuple(int(x) for x in sequence)) < 0
+    return correct
+
+
+def sequence_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
+    """Per sequence (flat, x_0 first): query q, max m, copies c, and the smallest and largest non-max,
+    non-query token (both m when c = 0)."""
+    tokens = np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T
+    q, m, rest = tokens[:, -1], tokens.max(axis=1), tokens[:, :-1]
+    nonmax = rest < m[:, None]
+    low = np.where(nonmax, rest, vocab).min(axis=1, initial=vocab)
+    high = np.where(nonmax, rest, -1).max(axis=1, initial=-1)
+    return q, m, nonmax.sum(axis=1), np.where(high < 0, m, low), np.where(high < 0, m, high), tokens
+
+
+def covered_sequences(good: np.ndarray) -> np.ndarray:
+    """Boolean [V]*n: the sequences the good cases cover, by direct enumeration (no counting formula)."""
+    vocab, n_ctx = good.shape[0], good.shape[3]
+    q, m, c, _, _, tokens = sequence_cases(vocab, n_ctx)
+    rest = tokens[:, :-1]
+    member = good[q[:, None], m[:, None], rest, c[:, None]] | (rest == m[:, None])
+    covered = np.where(c == 0, good[q, m, m, 0], member.all(axis=1) & (c > 0))
+    return covered.reshape((vocab,) * n_ctx)
+
+
+# ----------------------------------------------------------------------------- models
+near_ties = st.sampled_from(["none", "token-embedding", "positions", "zero-positions", "unembedding"])
+
+
+def tie(tensors: dict[str, np.ndarray], kind: str, nudge: bool) -> dict[str, np.ndarray]:
+    """Copy one row or column onto another (exact ties), optionally one float32 step apart (near ties)."""
+    tensors = {name: value.copy() for name, value in tensors.items()}
+    targets = {
+        "token-embedding": ("embed.W_E", 0), "positions": ("pos_embed.W_pos", 0), "unembedding": ("unembed.W_U", 1),
+    }
+    if kind == "zero-positions":
+        tensors["pos_embed.W_pos"][:] = 0
+    elif kind in targets:
+        name, axis = targets[kind]
+        matrix = np.moveaxis(tensors[name], axis, 0)
+        matrix[-1] = matrix[-2]
+        if nudge:
+            matrix[-1, 0] = np.nextafter(matrix[-1, 0], np.float32(np.inf))
+    return tensors
+
+
+@functools.cache
+def trained_tensors(seed: int, vocab: int, n_ctx: int, d_model: int) -> dict[str, np.ndarray]:
+    """A small Max-of-n model trained for 300 steps (cached: the same arguments give the same bits)."""
+    model = train_model(seed, k=n_ctx, d_vocab=vocab, d_model=d_model, steps=300, progress=False)
+    return model.to_tensors()
+
+
+TRAINED_SHAPES = [(6, 3, 8), (8, 3, 6), (5, 4, 8), (10, 2, 4)]
+"""(V, n, d) of the trained test models (few shapes, so the training cache is hit)."""
+
+small_models = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**31), "vocab": st.integers(3, 10), "n_ctx": st.integers(2, 4),
+    "d_model": st.integers(2, 8), "scale": st.sampled_from([0.3, 1.0, 3.0]), "biases": st.booleans(),
+    "tie": near_ties, "nudge": st.booleans(),
+})
+
+
+def build(directory: Path, spec: dict, trained: bool = False) -> tuple[Path, ModelWeights]:
+    """Write the model ``spec`` describes (random or trained weights, then a near tie) and read it back."""
+    vocab, n_ctx, d_model = spec["vocab"], spec["n_ctx"], spec["d_model"]
+    if trained:
+        tensors = trained_tensors(spec["seed"] % 2, vocab, n_ctx, d_model)
+    else:
+        tensors = random_tensors(
+            spec["seed"], vocab=vocab, n_ctx=n_ctx, d_model=d_model, d_head=d_model,
+            scale=spec["scale"], biases=spec["biases"],
+        )
+    path = directory / "model.safetensors"
+    save_model(path, tie(tensors, spec["tie"], spec["nudge"]), config={"task": "max"})
+    return path, load_model(path)
+
+
+def prove_and_check(directory: Path, model_path: Path, weights: ModelWeights, strategy: str):
+    """Prove with ``strategy``, write the certificate, check it; return (certificate, path, verdict)."""
+    certificate, _ = prove(weights, strategies.lookup(strategy), torch.device("cpu"))
+    path = directory / f"{strategy}.cert"
+    write_certificate(path, certificate)
+    return certificate, path, verify(path, model_path)
+
+
+def claimed_good(certificate: Certificate) -> np.ndarray:
+    return next(step for step in certificate.trace if step.step == "bounds").arrays["good"]
+
+
+def assert_covered_are_correct(weights: ModelWeights, covered: np.ndarray) -> None:
+    """Every covered sequence is correct; ambiguous float64 margins are re-decided exactly."""
+    differences = worst_differences(weights)
+    assert not (covered & (differences > AMBIGUOUS)).any(), "covered a sequence that is wrong"
+    for sequence in zip(*np.nonzero(covered & (np.abs(differences) <= AMBIGUOUS)), strict=True):
+        assert exact_worst_difference(weights, tuple(int(x) for x in sequence)) < 0
+
+
+# ----------------------------------------------------------------------------- counting
+@pytest.mark.parametrize("vocab", [1, 2, 3, 5])
+@pytest.mark.parametrize("n_ctx", [1, 2, 3, 4, 5])
+def test_every_case_good_covers_every_sequence(vocab, n_ctx):
+    good = valid_cases(vocab, n_ctx)
+    assert covered_count(good) == vocab**n_ctx
+    assert covered_sequences(good).all()
+
+
+@given(vocab=st.integers(2, 6), n_ctx=st.integers(2, 4), seed=st.integers(0, 2**31), density=st.floats(0, 1))
+def test_count_formula_matches_enumeration(vocab, n_ctx, seed, density):
+    good = valid_cases(vocab, n_ctx) & (np.random.default_rng(seed).random((vocab,) * 3 + (n_ctx,)) < density)
+    assert covered_count(good) == int(covered_sequences(good).sum())
+
+
+# ----------------------------------------------------------------------------- attention helpers
+@given(data=st.data(), length=st.integers(1, 5), rows=st.integers(1, 3))
+def test_extreme_slot_sums_enclose_subset_extremes_for_any_order(data, length, rows):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    lo = rng.random((rows, length)) * data.draw(st.sampled_from([1.0, 1e-3, 1e3]))
+    width = np.where(rng.random((rows, length)) < 0.5, 0.0, rng.random((rows, length)) * lo)
+    order = np.array([rng.permutation(length) for _ in range(rows)])
+    smallest, largest = extreme_slot_sums(Interval(lo, lo + width), order)
+    points = lo + rng.random((rows, length)) * width
+    for count in range(length + 1):
+        sums = [points[:, list(subset)].sum(axis=1) for subset in itertools.combinations(range(length), count)]
+        low, high = np.min(sums, axis=0), np.max(sums, axis=0)
+        assert (smallest.lo[:, count] <= low).all() and (low <= smallest.hi[:, count]).all()
+        assert (largest.lo[:, count] <= high).all() and (high <= largest.hi[:, count]).all()
+    tight_smallest, _ = extreme_slot_sums(Interval.exact(points), np.argsort(points, axis=1))
+    sorted_sums = np.concatenate([np.zeros((rows, 1)), np.sort(points, axis=1).cumsum(axis=1)], axis=1)
+    assert np.allclose(tight_smallest.hi, sorted_sums, rtol=1e-14, atol=0)
+
+
+@given(parts=st.lists(st.lists(st.fractions(0, 10, max_denominator=1000), min_size=2, max_size=2), min_size=2,
+                      max_size=4))
+def test_shares_enclose_exact_ratios(parts):
+    lo = np.array([float(min(pair)) for pair in parts])
+    hi = np.array([float(max(pair)) for pair in parts])
+    enclosure = shares(Interval(lo, hi))
+    exact = [Fraction(v) for v in lo]
+    total = sum(exact)
+    for index, value in enumerate(exact):
+        if total > 0:
+            assert Fraction(enclosure.lo[index]) <= value / total <= Fraction(enclosure.hi[index])
+
+
+# ----------------------------------------------------------------------------- per-case enclosures
+def dense_case_bounds(weights: ModelWeights, order: np.ndarray, weight: np.ndarray | None):
+    """``B.hi`` on the whole grid [q, m, k, c] (NaN where invalid, or where the chord condition fails)."""
+    tables = compute_tables(weights)
+    paths = logit_paths(tables)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    cases = np.nonzero(valid_cases(vocab, n_ctx))
+    if weight is None:
+        coefficient = paths.h[:, :, None].broadcast_to((vocab, vocab, n_ctx))
+    else:
+        coefficient = chord_coefficient(paths, weight)
+    bounds, attention = case_bounds(tables, order, cases, paths, coefficient)
+    upper = bounds.hi
+    if weight is not None:
+        copies = np.flatnonzero(cases[3] > 0)
+        allowed = share_ratio_upper(attention, cases) <= weight[cases[1][copies], cases[3][copies]]
+        upper[copies[~allowed]] = np.nan
+    grid = np.full((vocab, vocab, vocab, n_ctx), np.nan)
+    grid[cases] = upper
+    return grid
+
+
+@settings(max_examples=SOME)
+@given(spec=small_models, data=st.data(), chord=st.booleans())
+def test_case_bounds_enclose_every_case_and_mixture(tmp_path_factory, spec, data, chord):
+    _, weights = build(tmp_path_factory.mktemp("m"), spec)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    order = np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)], dtype="<i4")
+    weight = rng.choice([1.0, 0.5, 0.1, 1e-3], size=(vocab, n_ctx)) if chord else None
+    upper = dense_case_bounds(weights, order, weight)
+    differences = worst_differences(weights).reshape(-1)
+    q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
+    single = low == high
+    bound = upper[q, m, high, c]
+    checked = single & ~np.isnan(bound)
+    assert not (checked & (differences > bound + AMBIGUOUS)).any(), "a case bound is below the truth"
+    for index in np.flatnonzero(checked & (differences > bound - AMBIGUOUS)):
+        sequence = tuple(int(x) for x in np.unravel_index(index, (vocab,) * n_ctx))
+        assert exact_worst_difference(weights, sequence) <= bound[index]
+    covered = covered_sequences(upper < 0).reshape(-1)
+    assert not (covered & (differences > AMBIGUOUS)).any(), "a mixture of good tokens is wrong"
+
+
+@settings(max_examples=FEW)
+@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES), chord=st.booleans())
+def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec, shape, chord):
+    spec = {**spec, "vocab": shape[0], "n_ctx": shape[1], "d_model": shape[2]}
+    _, weights = build(tmp_path_factory.mktemp("m"), spec, trained=True)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    order = np.argsort(compute_tables(weights).eqkp.lo[:, :-1], axis=1).astype("<i4")
+    upper = dense_case_bounds(weights, order, np.full((vocab, n_ctx), 0.3) if chord else None)
+    differences = worst_differences(weights).reshape(-1)
+    q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
+    bound = np.where(low == high, upper[q, m, high, c], np.nan)
+    assert not (differences > bound + AMBIGUOUS).any(), "a case bound is below the truth"
+    covered = covered_sequences(upper < 0).reshape(-1)
+    assert not (covered & (differences > -AMBIGUOUS)).any()
+
+
+# ----------------------------------------------------------------------------- certificates
+@settings(max_examples=SOME)
+@given(spec=small_models, strategy=st.sampled_from(STRATEGIES))
+def test_checked_bound_never_exceeds_exact_accuracy(tmp_path_factory, spec, strategy):
+    directory = tmp_path_factory.mktemp("m")
+    model_path, weights = build(directory, spec)
+    certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
+    assert verdict.status == "VALID", verdict.message
+    covered = covered_sequences(claimed_good(certificate))
+    assert verdict.certified_count == certificate.claim_correct == int(covered.sum())
+    assert_covered_are_correct(weights, covered)
+
+
+@settings(max_examples=FEW)
+@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES), strategy=st.sampled_from(STRATEGIES))
+def test_trained_models_checked_bound_never_exceeds_exact_accuracy(tmp_path_factory, spec, shape, strategy):
+    directory = tmp_path_factory.mktemp("m")
+    spec = {**spec, "vocab": shape[0], "n_ctx": shape[1], "d_model": shape[2]}
+    model_path, weights = build(directory, spec, trained=True)
+    certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
+    assert verdict.status == "VALID", verdict.message
+    covered = covered_sequences(claimed_good(certificate))
+    assert verdict.certified_count == int(covered.sum())
+    assert_covered_are_correct(weights, covered)
+
+
+# ----------------------------------------------------------------------------- adversarial certificates
+@pytest.fixture(scope="module")
+def proven(tmp_path_factory):
+    """A trained model with many good cases and its two certificates (strategy -> (model, certificate))."""
+    directory = tmp_path_factory.mktemp("proven")
+    spec = {"seed": 1, "vocab": 8, "n_ctx": 3, "d_model": 8, "tie": "none", "nudge": False}
+    model_path, weights = build(directory, spec, trained=True)
+    certificates = {}
+    for strategy in STRATEGIES:
+        certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
+        assert verdict.status == "VALID" and certificate.claim_correct > 0
+        certificates[strategy] = certificate
+    return directory, model_path, weights, certificates
+
+
+def check_edited(directory: Path, model_path: Path, certificate: Certificate, **arrays: np.ndarray):
+    """Replace arrays (by name, in whichever step holds them) and check the edited certificate."""
+    trace = tuple(
+        TraceStep(step.step, {name: arrays.get(name, value) for name, value in step.arrays.items()})
+        for step in certificate.trace
+    )
+    path = directory / "edited.cert"
+    write_certificate(path, replace(certificate, trace=trace))
+    return verify(path, model_path)
+
+
+def arrays_of(certificate: Certificate) -> dict[str, np.ndarray]:
+    return {name: value for step in certificate.trace for name, value in step.arrays.items()}
+
+
+@settings(max_examples=SOME)
+@given(strategy=st.sampled_from(STRATEGIES), pick=st.integers(0, 2**31))
+def test_one_claimed_bound_below_its_rigorous_value_is_invalid(proven, strategy, pick):
+    directory, model_path, weights, certificates = proven
+    certificate = certificates[strategy]
+    arrays = arrays_of(certificate)
+    cases = np.nonzero(arrays["good"])
+    index = pick % cases[0].size
+    case = tuple(int(axis[index]) for axis in cases)
+    tables = compute_tables(weights)
+    paths = logit_paths(tables)
+    if strategy == "cubic":
+        coefficient = paths.h[:, :, None].broadcast_to((weights.d_vocab, weights.d_vocab, weights.n_ctx))
+    else:
+        coefficient = chord_coefficient(paths, arrays["weight"])
+    single = tuple(np.array([value]) for value in case)
+    rigorous, _ = case_bounds(tables, arrays["order"], single, paths, coefficient)
+    bound = arrays["bound"].copy()
+    bound[index] = np.nextafter(np.float32(rigorous.lo[0]), np.float32(-np.inf))
+    verdict = check_edited(directory, model_path, certificate, bound=bound)
+    assert verdict.status == "INVALID"
+    assert "step 'bounds' array 'bound' index " + str(case) in verdict.message
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_claim_raised_by_one_is_invalid(proven, strategy):
+    directory, model_path, _, certificates = proven
+    certificate = certificates[strategy]
+    path = directory / "raised.cert"
+    write_certificate(path, replace(certificate, claim_correct=certificate.claim_correct + 1))
+    verdict = verify(path, model_path)
+    assert verdict.status == "INVALID" and "count" in verdict.message
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_malformed_hints_and_claims_are_invalid(proven, strategy):
+    directory, model_path, weights, certificates = proven
+    certificate = certificates[strategy]
+    arrays = arrays_of(certificate)
+    vocab = weights.d_vocab
+
+    order = arrays["order"].copy()
+    order[2] = 0
+    assert "step 'orderings' array 'order' index (2,)" in check_edited(directory, model_path, certificate,
+                                                                       order=order).message
+    good = arrays["good"].copy()
+    good[vocab - 1, 0, 0, 0] = True  # q > m
+    bound = np.insert(arrays["bound"], int(np.count_nonzero(arrays["good"].reshape(-1)[: np.ravel_multi_index(
+        (vocab - 1, 0, 0, 0), good.shape)])), np.float32(-1))
+    verdict = check_edited(directory, model_path, certificate, good=good, bound=bound)
+    assert f"step 'bounds' array 'good' index ({vocab - 1}, 0, 0, 0)" in verdict.message
+    bound = arrays["bound"].copy()
+    bound[0] = 0
+    assert "array 'bound'" in check_edited(directory, model_path, certificate, bound=bound).message
+    verdict = check_edited(directory, model_path, certificate, bound=arrays["bound"][:-1])
+    assert verdict.status == "INVALID" and "array 'bound'" in verdict.message
+
+
+def test_chord_weights_are_checked(proven):
+    directory, model_path, _, certificates = proven
+    certificate = certificates["cubic-ov-chord"]
+    weight = arrays_of(certificate)["weight"]
+    for bad in (0.0, 1.5, -0.25):
+        edited = weight.copy()
+        edited[3, 1] = bad
+        verdict = check_edited(directory, model_path, certificate, weight=edited)
+        assert "step 'chords' array 'weight' index (3, 1)" in verdict.message
+    tiny = np.full_like(weight, 2.0**-40)
+    verdict = check_edited(directory, model_path, certificate, weight=tiny)
+    assert verdict.status == "INVALID" and "exceeds chord weight" in verdict.message
+
+
+# ----------------------------------------------------------------------------- shipped models
+def shipped(paths: list[Path]) -> list:
+    return [pytest.param(path, id=path.stem) for path in paths]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("model_path", shipped(EXAMPLE_MODEL))
+def test_example_model(tmp_path, model_path, strategy):
+    check_shipped(tmp_path, model_path, strategy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("model_path", shipped([path for path in MODELS if path not in EXAMPLE_MODEL]))
+def test_shipped_models(tmp_path, model_path, strategy):
+    check_shipped(tmp_path, model_path, strategy)
+
+
+def check_shipped(directory: Path, model_path: Path, strategy: str) -> None:
+    """VALID, every covered sequence correct, compact certificate, FLOPs far below brute force."""
+    weights = load_model(model_path)
+    certificate, path, verdict = prove_and_check(directory, model_path, weights, strategy)
+    assert verdict.status == "VALID", verdict.message
+    assert path.stat().st_size < 4 * 2**20
+    assert verdict.flops < 10**8
+    assert_covered_are_correct(weights, covered_sequences(claimed_good(certificate)))
