@@ -19,6 +19,9 @@ from prover.certify import prove
 from prover.progress import progress
 from prover.prove_cli import certificate_filename
 
+# One representative per family; `zoo demo --strategy all` runs every registered strategy.
+DEFAULT_STRATEGIES = ("brute-force", "cubic")
+
 
 @dataclass
 class DemoRow:
@@ -75,3 +78,11 @@ def format_table(rows: list[DemoRow], true_accuracy: float | None) -> str:
     render = ["  ".join(f"{cell:<{w}}" for cell, w in zip(line, widths, strict=True)) for line in [header, *lines]]
     render.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(render)
+
+
+def format_report(rows: list[DemoRow]) -> str:
+    """The demo table, relative to the brute-force accuracy when brute force is among the rows."""
+    brute = next((row for row in rows if row.strategy == "brute-force" and row.bound is not None), None)
+    true_accuracy = None if brute is None else brute.bound
+    model = rows[0].verdict.model if rows else "?"
+    return f"model: {model}\n" + format_table(rows, true_accuracy)

@@ -18,6 +18,7 @@ from certificates.errors import InputError
 from certificates.model_file import load_model
 from prover import strategies
 from prover.certify import default_device, prove
+from prover.eqke_errors import eqke_error_rows, format_rows
 
 EXIT_BAD_INPUT = 2
 
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="certificate path (one strategy) or directory (default certs/<model>/)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--list-strategies", action="store_true", help="print every registered strategy")
+    parser.add_argument(
+        "--eqke-error-table", action="store_true", help="print the four EQKE error-term bounds of MODEL and exit"
+    )
     args = parser.parse_args(argv)
     try:
         if args.list_strategies:
@@ -80,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.model is None:
             raise UsageError("a MODEL path is required")
-        chosen = resolve_strategies(args.strategy or ["brute-force"])
+        chosen = [] if args.eqke_error_table else resolve_strategies(args.strategy or ["brute-force"])
         device = choose_device(args.device)
         weights = load_model(args.model)
+        if args.eqke_error_table:
+            print(format_rows(eqke_error_rows(weights, device)))
+            return 0
         for strategy in chosen:
             path = output_path(args.out, args.model, strategy.name, several=len(chosen) > 1)
             certificate, seconds = prove(weights, strategy, device)

@@ -135,9 +135,7 @@ def train_model(
         _initialise(model, generator)
         trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
         optimiser = torch.optim.AdamW(trainable, lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY)
-        bar = progress_bar(
-            range(steps), desc=f"seed {seed}", enabled=None if progress else False, leave=False
-        )
+        bar = progress_bar(range(steps), desc=f"seed {seed}", enabled=None if progress else False, leave=False)
         for _ in bar:
             tokens = torch.randint(0, d_vocab, (BATCH_SIZE, k), generator=generator)
             loss = cross_entropy(model.last_logits(tokens), tokens.max(dim=-1).values)
@@ -147,14 +145,10 @@ def train_model(
     return model
 
 
-def _train_and_save(
-    seed: int, path: Path, *, k: int, d_vocab: int, d_model: int, steps: int, progress: bool
-) -> None:
+def _train_and_save(seed: int, path: Path, *, k: int, d_vocab: int, d_model: int, steps: int, progress: bool) -> None:
     """Train one zoo model and write it atomically to ``path`` (a worker of ``train_zoo``)."""
     model = train_model(seed, k=k, d_vocab=d_vocab, d_model=d_model, steps=steps, progress=progress)
-    save_model(
-        path, model.to_tensors(), training_config(seed, k=k, d_vocab=d_vocab, d_model=d_model, steps=steps)
-    )
+    save_model(path, model.to_tensors(), training_config(seed, k=k, d_vocab=d_vocab, d_model=d_model, steps=steps))
 
 
 def _check_finished(path: Path, expected: dict) -> None:
@@ -192,9 +186,7 @@ def train_zoo(
     for seed in seeds:
         check_recipe(seed, k=k, d_vocab=d_vocab, d_model=d_model, steps=steps)
     if len(set(seeds)) != len(seeds):
-        raise ValueError(
-            "duplicate seeds: " + ", ".join(str(s) for s in sorted(set(seeds)) if seeds.count(s) > 1)
-        )
+        raise ValueError("duplicate seeds: " + ", ".join(str(s) for s in sorted(set(seeds)) if seeds.count(s) > 1))
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     out_dir = Path(out_dir)
@@ -216,11 +208,7 @@ def train_zoo(
         # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
-            futures = [
-                pool.submit(_train_and_save, seed, path, **recipe, progress=False) for seed, path in todo
-            ]
-            for future in progress_bar(
-                as_completed(futures), total=len(futures), desc="zoo", enabled=enabled
-            ):
+            futures = [pool.submit(_train_and_save, seed, path, **recipe, progress=False) for seed, path in todo]
+            for future in progress_bar(as_completed(futures), total=len(futures), desc="zoo", enabled=enabled):
                 future.result()
     return paths

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from certificates.errors import InputError, one_line
+from prover import demo
+from prover.prove_cli import UsageError as ProveUsageError
+from prover.prove_cli import choose_device, resolve_strategies
 from prover.training import train_zoo
 
 
@@ -79,15 +82,11 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--seeds", help="comma-separated training seeds, e.g. 123,50,104")
     source.add_argument("--seeds-file", type=Path, help="file with one seed per line (# comments allowed)")
     parser.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
-    parser.add_argument(
-        "--k", type=_positive_int, default=4, help="sequence length K of Max-of-K (default 4)"
-    )
+    parser.add_argument("--k", type=_positive_int, default=4, help="sequence length K of Max-of-K (default 4)")
     parser.add_argument("--d-vocab", type=_positive_int, default=64, help="vocabulary size V (default 64)")
     parser.add_argument("--d-model", type=_positive_int, default=32, help="d_model = d_head (default 32)")
     parser.add_argument("--steps", type=_positive_int, default=3000, help="training steps (default 3000)")
-    parser.add_argument(
-        "--jobs", type=_positive_int, default=1, help="models trained in parallel (default 1)"
-    )
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="models trained in parallel (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -114,9 +113,35 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_DEMO_MODEL = Path(__file__).resolve().parent.parent / "models" / "max4-v64-d32-seed123.safetensors"
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``zoo demo``."""
+    parser.add_argument("--model", type=Path, default=DEFAULT_DEMO_MODEL, help="model (default: shipped seed 123)")
+    parser.add_argument("--out", type=Path, default=Path("certs/demo"), help="certificate directory")
+    parser.add_argument(
+        "--strategy", action="append", default=None,
+        help="strategy, family prefix or 'all' (repeatable; default: one representative per family)",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    """``zoo demo``: prove and check strategies on one model and print the table."""
+    try:
+        names = [s.name for s in resolve_strategies(args.strategy or list(demo.DEFAULT_STRATEGIES))]
+        rows = demo.run_demo(args.model, args.out, names, choose_device(args.device))
+    except (ProveUsageError, InputError, OSError) as error:
+        raise UsageError(str(error)) from None
+    print(demo.format_report(rows))
+    return 0 if all(row.verdict.status == "VALID" for row in rows) else 1
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "train": Subcommand(
-        "train models of the zoo (skips those already trained)", _configure_train, _run_train
+    "train": Subcommand("train models of the zoo (skips those already trained)", _configure_train, _run_train),
+    "demo": Subcommand(
+        "prove and check every implemented strategy on the shipped seed-123 model", _configure_demo, _run_demo
     ),
 }
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -19,25 +17,8 @@ from certificates.safetensors import write_safetensors
 from checker.verify import max_trace_elements
 from prover import strategies
 from prover.certify import prove
+from tests.cli_runner import ROOT, assert_one_line_error, check, run
 from tests.model_factory import random_tensors, write_model
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False
-    )
-
-
-def check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return run("-m", "checker.cli", *map(str, args), env=env)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -41,9 +41,7 @@ def random_tensors(V: int, n: int, d: int, h: int, seed: int) -> dict[str, np.nd
     }
 
 
-def model_from_tensors(
-    tensors: dict[str, np.ndarray], dtype: torch.dtype, **kwargs
-) -> AttentionOnlyTransformer:
+def model_from_tensors(tensors: dict[str, np.ndarray], dtype: torch.dtype, **kwargs) -> AttentionOnlyTransformer:
     V, d = tensors["embed.W_E"].shape
     n = tensors["pos_embed.W_pos"].shape[0]
     h = tensors["blocks.0.attn.W_Q"].shape[2]
@@ -95,9 +93,7 @@ def test_float64_forward_matches_numpy_reference(size: tuple[int, int, int, int]
     model = model_from_tensors(tensors, torch.float64)
     logits = model(torch.from_numpy(tokens)).detach().numpy()
     assert logits.shape == (20, n, V)
-    np.testing.assert_allclose(
-        logits, reference_logits(tensors, tokens, math.sqrt(h)), rtol=1e-12, atol=1e-12
-    )
+    np.testing.assert_allclose(logits, reference_logits(tensors, tokens, math.sqrt(h)), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -59,7 +59,7 @@ def registered_names() -> list[str]:
 
 
 # Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
-_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord")
+_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord", "subcubic")
 
 
 def _load_builtin_strategies() -> None:

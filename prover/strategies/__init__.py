@@ -48,7 +48,7 @@ class StrategyInfo:
 _STRATEGIES: dict[str, StrategyInfo] = {}
 
 # Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
-_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord")
+_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord", "subcubic")
 
 
 def register(info: StrategyInfo) -> None:

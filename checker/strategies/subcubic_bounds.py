@@ -1,0 +1,195 @@
+"""Subcubic steps C to F (SPEC 5.3): gaps, attention on the max token, case bounds and counting.
+
+Cases ``(q, m, c)``: query token q, max m, ``c`` non-max tokens counting the query when ``q != m``, so
+``j = c - [q != m]`` non-query positions hold a non-max token and ``n - 1 - j`` hold m. A gap ``g``
+(a hint, 1 <= g <= V-1, and g <= m when j >= 1) restricts the case to non-query non-max tokens
+``k <= m - g``; the query token is known and treated on its own, so it need not satisfy that.
+
+Step C (gaps). With ``eps[q] >= max_{i,j} (Err[q,i] - Err[q,j])`` and any real Ehat,
+``D_k = EQKE[q,m] - EQKE[q,k] = Ehat[q,m] - Ehat[q,k] + Err[q,m] - Err[q,k]`` satisfies, for k <= m - g,
+``Ehat[q,m] - max_{k'<=m-g} Ehat[q,k'] - eps[q] <= D_k <= Ehat[q,m] - min_{k'<=m-g} Ehat[q,k'] + eps[q]``
+(prefix maxima and minima of Ehat's rows), and the query's ``D_q`` lies in ``Ehat[q,m] - Ehat[q,q] +- eps[q]``.
+
+Step D (attention). Relative to the max token's score and a per-query shift, a max slot at position p
+weighs ``x_p = exp(EQKP[q,p] - shift)``, a non-max slot ``exp(-D_k) x_p`` and the query slot
+``exp(EQKP[q,n-1] - shift - D_q)`` (no ``D_q`` when q = m). The attention ``alpha`` on the max token
+(the query's share included when q = m) is at least ``X / (X + F_hi (T - X) + w_hi)`` (q != m) or
+``(X + w) / (X + w + F_hi (T - X))`` (q = m), both increasing in the max slots' positional weight X, so
+the configuration LO of :func:`checker.attention.extreme_attention` (the M smallest x_p) gives a lower
+bound; mirrored, HI gives an upper bound. ``F`` is the enclosure ``[exp(-D_hi), exp(-D_lo)]``.
+
+Step E (logits). With the direct path's ``EUPU[q,y] - EUPU[q,m] <= mu_y - mu_m + dU[q]``,
+``E_y = EVOU[m,y] - EVOU[m,m]``, ``pi[y] = max_p (PVOU[p,y] - PVOU[p,m])`` (the weights sum to 1),
+``A_y = mu_y - mu_m + pi[y]`` and ``W >= EVOU[k,y] - EVOU[k,m]`` for every non-max token present (the
+prefix maximum of ``range(EVOU[k,:])`` over k <= m - g, and ``range(EVOU[q,:])`` when q != m):
+
+    logit_y - logit_m <= A_y + dU[q] + alpha E_y + (1 - alpha) W      for every y != m.
+
+* ``drop-average-query``: ``B = max_y A_y + dU[q] + alpha R + (1 - alpha) W``, ``R = max_{y!=m} E_y``;
+  linear in alpha, so the larger value at the two claimed alpha ends bounds every alpha between them.
+* ``mean-query+diff`` with any real ``abar`` (a hint per (m, c)): ``max_y (A_y + alpha E_y) <=
+  max_y (A_y + abar E_y) + max_y (alpha - abar) E_y`` and ``max_y (alpha - abar) E_y`` is
+  ``(alpha - abar) R`` when alpha >= abar and ``(alpha - abar) min_{y!=m} E_y`` when alpha < abar (FIX:
+  the published step always uses R, which under-estimates when alpha < abar). The resulting
+  ``B(alpha) = max_y (A_y + abar E_y) + (1 - abar) W + dU[q] + (alpha - abar)(R* - W)`` is convex in alpha
+  (a maximum of two lines), so again its larger value at the two ends bounds it.
+* all-max case (q = m, c = 0, alpha = 1): ``B = max_{y!=m} (EUPU[m,y] - EUPU[m,m] + E_y + pi[y])``.
+
+Step F (counting). A case with ``B < 0`` has every sequence correct: ``C(n-1, j) (m - g + 1)^j`` of them
+(positions of the j non-max slots, tokens 0..m-g each; FIX: the published count uses m - g).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from checker import flops
+from checker.attention import HI, LO, extreme_attention, extreme_slot_sums
+from checker.interval import Interval
+from checker.strategies.cubic_bounds import MAX, QUERY
+from checker.strategies.subcubic_eqke import row_range
+from checker.tables import Tables
+
+
+def valid_cases(vocab: int, n_ctx: int) -> np.ndarray:
+    """Boolean [V (q), V (m), n (c)]: q <= m; c = 0..n-1 when q = m (c >= 1 needs m >= 1); c = 1..n-1 when q < m."""
+    q, m, c = np.ix_(np.arange(vocab), np.arange(vocab), np.arange(n_ctx))
+    return (q <= m) & np.where(q == m, (c == 0) | (m >= 1), c >= 1)
+
+
+def non_max_slots(q: np.ndarray, m: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``j``: the number of non-query positions holding a non-max token."""
+    return c - (q != m).astype(c.dtype)
+
+
+def gap_in_range(m: np.ndarray, g: np.ndarray, j: np.ndarray, vocab: int) -> np.ndarray:
+    """True where the gap is usable: 1 <= g <= V-1, and g <= m when some non-query slot is non-max."""
+    return (g >= 1) & (g <= vocab - 1) & ((j == 0) | (g <= m))
+
+
+def _prefix(values: Interval, accumulate) -> Interval:
+    """Running max (or min) along the last axis of both endpoints: encloses the running max of the reals."""
+    flops.charge(flops.reduction_cost(values.shape[-1], values.size // values.shape[-1]))
+    return Interval(accumulate(values.lo, axis=-1), accumulate(values.hi, axis=-1))
+
+
+def attention_enclosures(
+    tables: Tables, ehat: Interval, eps: np.ndarray, order: np.ndarray, cases: tuple[np.ndarray, ...]
+) -> tuple[Interval, Interval]:
+    """Enclosures whose ``.lo`` (first) and ``.hi`` (second) bound the attention on the max token of every
+    sequence of each case ``(q, m, c, g)`` (none may be the all-max case), given accepted ``eps``."""
+    q, m, c, g = cases
+    vocab, n_ctx = tables.eqkp.shape
+    slots = n_ctx - 1
+    j = non_max_slots(q, m, c)
+    keys = tables.eqkp[:, :slots]
+    shift = keys.lo.max(axis=1)  # any float: keeps the exponents small
+    smallest, largest = extreme_slot_sums((keys - shift[:, None]).exp(), order)
+
+    spread = Interval(-eps, eps)
+    top = np.clip(m - g, 0, vocab - 1)
+    diagonal = ehat[q, m]
+    lower = (diagonal - _prefix(ehat, np.maximum.accumulate)[q, top]) - spread[q]
+    upper = (diagonal - _prefix(ehat, np.minimum.accumulate)[q, top]) + spread[q]
+    other = (-Interval(lower.lo, upper.hi)).exp()
+    other = Interval.where(j > 0, other, Interval.exact(np.zeros(q.size)))
+
+    query_score = tables.eqkp[q, slots] - shift[q]
+    query_gap = (diagonal - ehat[q, q]) + spread[q]
+    query = Interval.where(q == m, query_score.exp(), (query_score - query_gap).exp())
+
+    shares = extreme_attention(
+        smallest, largest, q, slots - j, Interval.exact(np.ones(q.size)), other, query
+    )
+    max_query = Interval.exact((q == m).astype(np.float64))
+    return (
+        shares[LO, MAX] + shares[LO, QUERY].scale_nonnegative(max_query),
+        shares[HI, MAX] + shares[HI, QUERY].scale_nonnegative(max_query),
+    )
+
+
+@dataclass(frozen=True)
+class LogitTerms:
+    """Per max token m, over the wrong outputs ``y_j = others[m][j]``: ``e[m, j] = E_y``, ``a[m, j] = A_y``;
+    ``r[m] = max_j e``, ``e_min[m] = min_j e``, ``a_max[m] = max_j a``; ``ranges[k] = range(EVOU[k,:])``,
+    ``ranges_prefix[t] = max_{k<=t} ranges[k]``; ``all_max[m]`` = the all-max case's B."""
+
+    e: Interval
+    a: Interval
+    r: Interval
+    e_min: Interval
+    a_max: Interval
+    ranges: Interval
+    ranges_prefix: Interval
+    all_max: Interval
+
+
+def logit_terms(tables: Tables, mu: Interval) -> LogitTerms:
+    """The :class:`LogitTerms` of the tables and the direct path's ``mu`` (O(V^2 n))."""
+    tokens = np.arange(tables.evou.shape[0])
+    others = np.array([np.delete(tokens, token) for token in tokens])  # [V, V-1]
+    diagonal = (tokens, tokens)
+    pi = (tables.pvou[:, others] - tables.pvou[:, tokens][:, :, None]).max(axis=0)
+    e = tables.evou[tokens[:, None], others] - tables.evou[diagonal][:, None]
+    a = (mu[others] - mu[:, None]) + pi
+    ranges = row_range(tables.evou)
+    direct = tables.eupu[tokens[:, None], others] - tables.eupu[diagonal][:, None]
+    return LogitTerms(
+        e=e, a=a, r=e.max(axis=1), e_min=e.min(axis=1), a_max=a.max(axis=1), ranges=ranges,
+        ranges_prefix=_prefix(ranges, np.maximum.accumulate), all_max=(direct + e + pi).max(axis=1),
+    )
+
+
+def non_max_weight(terms: LogitTerms, cases: tuple[np.ndarray, ...]) -> Interval:
+    """``W`` of each case: bounds ``EVOU[k,y] - EVOU[k,m]`` for the non-max tokens present (module docstring)."""
+    q, m, c, g = cases
+    j = non_max_slots(q, m, c)
+    top = np.clip(m - g, 0, terms.ranges.shape[0] - 1)
+    weight = Interval.where(j > 0, terms.ranges_prefix[top], terms.ranges[q])
+    return Interval.where((q != m) & (j > 0), weight.maximum(terms.ranges[q]), weight)
+
+
+def case_bound_enclosures(
+    terms: LogitTerms,
+    slack: Interval,
+    cases: tuple[np.ndarray, ...],
+    alpha_lo: np.ndarray,
+    alpha_hi: np.ndarray,
+    average: np.ndarray | None,
+) -> Interval:
+    """Enclosures (use ``.hi``) of ``B(q, m, c)`` for every case (module docstring, step E), given accepted
+    attention bounds ``alpha_lo <= alpha <= alpha_hi`` (ignored for all-max cases), the direct path's
+    ``slack = dU`` and, for ``mean-query+diff``, ``average = abar`` [V, n] (None: ``drop-average-query``)."""
+    q, m, c, _ = cases
+    weight = non_max_weight(terms, cases)
+    ends = [Interval.exact(alpha_lo), Interval.exact(alpha_hi)]
+    if average is None:
+        mixed = [terms.r[m] * alpha + weight * (1.0 - alpha) for alpha in ends]
+        bound = terms.a_max[m] + slack[q] + mixed[0].maximum(mixed[1])
+    else:
+        level = Interval.exact(average[m, c])
+        best = (terms.a[:, None, :] + terms.e[:, None, :] * Interval.exact(average[:, :, None])).max(axis=2)
+        corrections = []
+        for alpha, claimed in zip(ends, (alpha_lo, alpha_hi), strict=True):
+            slope = Interval.where(claimed >= average[m, c], terms.r[m], terms.e_min[m])
+            corrections.append((alpha - level) * (slope - weight))
+        bound = best[m, c] + weight * (1.0 - level) + slack[q] + corrections[0].maximum(corrections[1])
+    all_max = (q == m) & (c == 0)
+    return Interval.where(all_max, terms.all_max[m], bound)
+
+
+def covered_count(good: np.ndarray, gap: np.ndarray) -> int:
+    """``sum over good cases of C(n-1, j) (m - g + 1)^j`` (Python ints; step F)."""
+    n_ctx = good.shape[2]
+    q, m, c = np.nonzero(good)
+    j = non_max_slots(q, m, c)
+    free = m - gap[q, m, c] + 1
+    pairs, multiplicity = np.unique(np.stack([j, free]), axis=1, return_counts=True)
+    flops.charge_bookkeeping(4 * q.size)
+    return sum(
+        int(times) * math.comb(n_ctx - 1, int(slots)) * int(choices) ** int(slots)
+        for (slots, choices), times in zip(pairs.T, multiplicity, strict=True)
+    )

@@ -1,0 +1,212 @@
+"""Proof search for the subcubic family (SPEC 6): hint directions, min gaps and claims that verify.
+
+Directions come from float64 SVDs in torch (untrusted; any value is sound). Claims are computed with the
+checker's own interval functions (:mod:`checker.strategies.subcubic_bounds` and friends) on the claims
+the checker will read, then rounded outward to float32, so a true claim always verifies and moving any
+claim one float32 step to the unsafe side makes it fail (FIX of SPEC 6: the search and the verification
+use the same formulas, the last position's embedding included).
+
+Min gaps: the case bounds of every valid ``(q, m, c, g)`` are evaluated at once; each case keeps the
+smallest gap ``g`` (the most sequences) whose claimed bound is negative. For ``mean-query+diff`` the
+average attention ``abar[m, c]`` is the mean, over the queries of ``(m, c)``, of the claimed lower
+attention bound at the gap the ``drop-average-query`` search picks (the largest gap where none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from certificates.model_file import ModelWeights
+from checker.interval import Interval
+from checker.strategies.subcubic_bounds import (
+    LogitTerms,
+    attention_enclosures,
+    case_bound_enclosures,
+    gap_in_range,
+    non_max_slots,
+    valid_cases,
+)
+from checker.strategies.subcubic_eqke import SUBPRODUCT_DECOMPOSITION, SVD_DECOMPOSITION
+from checker.tables import Tables
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def round_up32(values: np.ndarray) -> np.ndarray:
+    """The smallest float32 >= each value (inf above the float32 range; NaN stays NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    rounded = values.astype(np.float32)
+    return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
+
+
+def round_down32(values: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each value."""
+    return -round_up32(-np.asarray(values, dtype=np.float64))
+
+
+# ----------------------------------------------------------------------------- directions
+def _float64(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.tensor(np.asarray(array, dtype=np.float64), device=device)
+
+
+def _top_left(matrix: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.svd(matrix, full_matrices=False)[0][:, 0]
+
+
+def _top_right(matrix: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.svd(matrix, full_matrices=False)[2][0]
+
+
+def _remove(matrix: torch.Tensor, direction: torch.Tensor, side: str) -> torch.Tensor:
+    """``(I - h h^T) M`` (side "left") or ``M (I - h h^T)`` (side "right")."""
+    if side == "left":
+        return matrix - torch.outer(direction, direction @ matrix)
+    return matrix - torch.outer(matrix @ direction, direction)
+
+
+def eqke_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[str, np.ndarray]:
+    """Directions for an attention-error knob's decomposition (:mod:`checker.strategies.subcubic_eqke`)."""
+    if knob not in SVD_DECOMPOSITION and knob not in SUBPRODUCT_DECOMPOSITION:
+        return {}
+    embed, positions = _float64(weights.W_E, device), _float64(weights.W_pos, device)
+    ones = torch.ones((weights.d_vocab, 1), dtype=torch.float64, device=device)
+    x0 = torch.cat([embed + positions[-1], ones], dim=1)
+    x1 = torch.cat([_float64(weights.W_Q, device), _float64(weights.b_Q, device)[None]], dim=0)
+    x2 = _float64(weights.W_K, device).T
+    x3 = (weights.n_ctx * embed + positions.sum(dim=0)).T
+    if knob in SVD_DECOMPOSITION:
+        u, _, vh = torch.linalg.svd(x0 @ x1 @ x2 @ x3)
+        hints = {"u": u[:, 0], "v": vh[0]}
+    else:
+        q1 = _top_left(x0)
+        p0a = _remove(x0, q1, "left")
+        q2 = _top_left(p0a)
+        k1 = _top_right(x3)
+        p3a = _remove(x3, k1, "right")
+        k2 = _top_right(p3a)
+        uq = _top_right(_remove(p0a, q2, "left")[:, :-1])
+        uk = _top_left(_remove(p3a, k2, "right"))
+        hints = {"q1": q1, "q2": q2, "k1": k1, "k2": k2, "uq": uq, "uk": uk}
+    return {name: value.cpu().numpy().astype("<f8") for name, value in hints.items()}
+
+
+def direct_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[str, np.ndarray]:
+    """``d0`` for ``svd-query+max-diff``: the mean query projected on the top right singular vector of E~q."""
+    if knob != "svd-query+max-diff":
+        return {}
+    queries = _float64(weights.W_E, device) + _float64(weights.W_pos, device)[-1]
+    direction = _top_right(queries)
+    d0 = (queries @ direction).mean() * direction
+    return {"d0": d0.cpu().numpy().astype("<f8")}
+
+
+# ----------------------------------------------------------------------------- gaps and claims
+@dataclass(frozen=True)
+class Claims:
+    """A certificate's search results: gap table, good mask and the float32 claims (C order of good)."""
+
+    gap: np.ndarray
+    good: np.ndarray
+    alpha_lo: np.ndarray
+    alpha_hi: np.ndarray
+    bound: np.ndarray
+    average: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class ClaimInputs:
+    """What the claims of one configuration depend on (all checker-side objects)."""
+
+    tables: Tables
+    ehat: Interval
+    eps: np.ndarray
+    order: np.ndarray
+    terms: LogitTerms
+    slack: Interval
+
+
+def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
+    """Every valid ``(q, m, c, g)``: all usable gaps when j >= 1, the gap 1 alone when j = 0."""
+    q, m, c = np.nonzero(valid_cases(vocab, n_ctx))
+    j = non_max_slots(q, m, c)
+    gaps = np.arange(1, max(vocab, 2))
+    repeat = np.where(j > 0, m, 1)
+    q, m, c, j = (np.repeat(axis, repeat) for axis in (q, m, c, j))
+    g = np.concatenate([gaps[:count] for count in repeat]) if repeat.size else np.zeros(0, dtype=np.int64)
+    keep = gap_in_range(m, g, j, vocab)
+    return q[keep], m[keep], c[keep], g[keep]
+
+
+def claim_values(
+    inputs: ClaimInputs, cases: tuple[np.ndarray, ...], average: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 ``alpha_lo``, ``alpha_hi`` (0 for all-max cases) and bound claims of ``cases``, exactly as
+    the checker recomputes them (NaN where a claim is not finite)."""
+    q, m, c, _ = cases
+    all_max = (q == m) & (c == 0)
+    attended = tuple(axis[~all_max] for axis in cases)
+    lower, upper = attention_enclosures(inputs.tables, inputs.ehat, inputs.eps, inputs.order, attended)
+    alpha_lo, alpha_hi = np.zeros(q.size, np.float32), np.zeros(q.size, np.float32)
+    alpha_lo[~all_max], alpha_hi[~all_max] = round_down32(lower.lo), round_up32(upper.hi)
+    bounds = case_bound_enclosures(
+        inputs.terms, inputs.slack, cases, alpha_lo.astype(np.float64), alpha_hi.astype(np.float64), average
+    )
+    bound = round_up32(bounds.hi)
+    finite = np.isfinite(alpha_lo) & np.isfinite(alpha_hi) & np.isfinite(bound)
+    return alpha_lo, alpha_hi, np.where(finite, bound, np.nan).astype(np.float32)
+
+
+def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, grid: tuple[int, int, int]) -> np.ndarray:
+    """[V, V, n]: per case the smallest gap with a negative claimed bound, 0 where there is none."""
+    q, m, c, g = cases
+    chosen = np.full(grid, np.iinfo(np.int64).max)
+    good = bound < 0
+    np.minimum.at(chosen, (q[good], m[good], c[good]), g[good])
+    return np.where(chosen == np.iinfo(np.int64).max, 0, chosen)
+
+
+def average_attention(
+    cases: tuple[np.ndarray, ...], alpha_lo: np.ndarray, chosen: np.ndarray, grid: tuple[int, int, int]
+) -> np.ndarray:
+    """``abar[m, c]``: mean over q of the lower attention claim at the chosen gap (the largest if none)."""
+    q, m, c, g = cases
+    largest = np.zeros(grid, dtype=np.int64)
+    np.maximum.at(largest, (q, m, c), g)
+    target = np.where(chosen[q, m, c] > 0, chosen[q, m, c], largest[q, m, c])
+    picked = (g == target) & ~((q == m) & (c == 0))
+    totals, counts = np.zeros(grid[1:]), np.zeros(grid[1:])
+    np.add.at(totals, (m[picked], c[picked]), alpha_lo[picked])
+    np.add.at(counts, (m[picked], c[picked]), 1.0)
+    return np.where(counts > 0, totals / np.maximum(counts, 1.0), 1.0)
+
+
+def search_claims(inputs: ClaimInputs, mean_query: bool) -> Claims:
+    """Min gaps and verified-to-be claims for one configuration (module docstring)."""
+    vocab, n_ctx = inputs.tables.eqkp.shape
+    grid = (vocab, vocab, n_ctx)
+    cases = candidate_cases(vocab, n_ctx)
+    alpha_lo, _, bound = claim_values(inputs, cases, None)
+    chosen = smallest_good_gap(cases, bound, grid)
+    average = None
+    if mean_query:
+        average = average_attention(cases, alpha_lo.astype(np.float64), chosen, grid)
+        _, _, bound = claim_values(inputs, cases, average)
+        chosen = smallest_good_gap(cases, bound, grid)
+    good = chosen > 0
+    while True:
+        q, m, c = np.nonzero(good)
+        final = (q, m, c, chosen[q, m, c])
+        alpha_lo, alpha_hi, bound = claim_values(inputs, final, average)
+        failing = ~(bound < 0)
+        if not failing.any():
+            break
+        good[q[failing], m[failing], c[failing]] = False
+    all_max = (q == m) & (c == 0)
+    return Claims(
+        gap=np.where(good, chosen, 1).astype("<i4"), good=good, alpha_lo=alpha_lo[~all_max].astype("<f4"),
+        alpha_hi=alpha_hi[~all_max].astype("<f4"), bound=bound.astype("<f4"),
+        average=None if average is None else average.astype("<f8"),
+    )

@@ -1,0 +1,28 @@
+"""Running the command lines in a subprocess, as a user would (shared by the CLI and trust suites)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` from the repository root, capturing text output."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False
+    )
+
+
+def check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The ``check`` command line."""
+    return run("-m", "checker.cli", *map(str, args), env=env)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int) -> None:
+    """Exit ``code``, no traceback, exactly one line on stderr."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -1,0 +1,266 @@
+"""Hypothesis strategies for adversarial small models (V <= 8, n = 2..4), for the trust suite.
+
+A strategy draws a :class:`ModelSpec` (plain numbers, so hypothesis shrinks and prints it well);
+:func:`build_model` turns it into a model file, deterministically. Kinds:
+
+* ``random``: Gaussian weights at several scales, with or without biases;
+* ``trained``: tiny Max-of-n models trained for a few hundred steps (:func:`prover.training.train_model`);
+* ``planted``: a random or trained model whose ``W_U[:, m]`` and ``b_U[m]`` are retuned so that one drawn
+  sequence (max m) is right or wrong by a relative margin of about 2^-34 (in the spirit of SoundnessBench:
+  failures a sloppy verifier would certify);
+* ``tied``: logits that tie exactly in real arithmetic (duplicated unembedding columns, duplicated
+  embedding rows, zero value path, zero unembedding, zero positions, and combinations);
+* ``extreme``: finite weights scaled by powers of two up to 2^+-60, or pushed into the float32 subnormals.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import mpmath
+import numpy as np
+from hypothesis import strategies as st
+
+from certificates.model_file import ModelWeights, load_model
+from prover.training import train_model
+from tests.exact_reference import PRECISIONS, sequence_forward
+from tests.model_factory import random_tensors, write_model
+
+TRAINED_SHAPES = ((5, 2, 8), (6, 3, 8), (8, 3, 8), (5, 4, 8))
+"""(V, n, d_model) of the trained models: a few shapes, so the training cache is hit."""
+TRAINING_STEPS = 200
+TIE_VARIANTS = ("unembed-columns", "embed-rows", "zero-values", "zero-values+unembed-columns",
+                "zero-unembed", "zero-positions+embed-rows")
+EXTREME_VARIANTS = ("huge", "tiny", "mixed", "subnormal")
+PLANTED_MARGIN = 2.0**-34
+"""Relative size of a planted margin (relative to the largest logit of the planted sequence)."""
+PLANT_CANDIDATES = 1 << 15
+"""Float32 neighbours of the retuned ``W_U`` entry tried on each side when planting."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything :func:`build_model` needs. ``variant`` names the tie or extreme construction;
+    ``planted`` is the flat index (x_0 most significant) of the planted sequence, ``planted_sign`` its sign."""
+
+    kind: str
+    seed: int
+    vocab: int
+    n_ctx: int
+    d_model: int
+    scale: float = 1.0
+    biases: bool = True
+    variant: str = ""
+    base: str = "random"
+    planted: int = 0
+    planted_sign: int = 0
+
+
+@dataclass(frozen=True)
+class GeneratedModel:
+    """A built model: its file, the weights as the checker reads them, and its spec."""
+
+    path: Path
+    weights: ModelWeights
+    spec: ModelSpec
+
+
+# ----------------------------------------------------------------------------- strategies
+@st.composite
+def _sizes(draw: st.DrawFn, max_vocab: int = 8, max_n_ctx: int = 4) -> tuple[int, int, int]:
+    n_ctx = draw(st.integers(2, max_n_ctx))
+    vocab = draw(st.integers(2, max_vocab))
+    return vocab, n_ctx, draw(st.integers(1, 8))
+
+
+@st.composite
+def random_models(draw: st.DrawFn) -> ModelSpec:
+    """Gaussian weights at scales from 0.1 to 8, biases or not."""
+    vocab, n_ctx, d_model = draw(_sizes())
+    return ModelSpec(
+        kind="random", seed=draw(st.integers(0, 2**31)), vocab=vocab, n_ctx=n_ctx, d_model=d_model,
+        scale=draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 4.0, 8.0])), biases=draw(st.booleans()),
+    )
+
+
+@st.composite
+def trained_models(draw: st.DrawFn) -> ModelSpec:
+    """Tiny trained Max-of-n models (few seeds and shapes, so the training cache is hit)."""
+    vocab, n_ctx, d_model = draw(st.sampled_from(TRAINED_SHAPES))
+    return ModelSpec(kind="trained", seed=draw(st.integers(0, 3)), vocab=vocab, n_ctx=n_ctx, d_model=d_model)
+
+
+@st.composite
+def planted_models(draw: st.DrawFn) -> ModelSpec:
+    """A random or trained model with one sequence right or wrong by a tiny relative margin."""
+    base = draw(st.one_of(random_models(), trained_models()))
+    return ModelSpec(
+        **{**base.__dict__, "kind": "planted", "base": base.kind},
+        planted=draw(st.integers(0, base.vocab**base.n_ctx - 1)), planted_sign=draw(st.sampled_from([-1, 1])),
+    )
+
+
+@st.composite
+def tied_models(draw: st.DrawFn) -> ModelSpec:
+    """Random models whose logits tie exactly in real arithmetic for some (or all) sequences."""
+    base = draw(random_models())
+    return ModelSpec(**{**base.__dict__, "kind": "tied", "variant": draw(st.sampled_from(TIE_VARIANTS))})
+
+
+@st.composite
+def extreme_models(draw: st.DrawFn) -> ModelSpec:
+    """Small random models scaled by powers of two up to 2^+-60, or into the float32 subnormals."""
+    vocab, n_ctx, d_model = draw(_sizes(max_vocab=4, max_n_ctx=3))
+    return ModelSpec(
+        kind="extreme", seed=draw(st.integers(0, 2**31)), vocab=vocab, n_ctx=n_ctx, d_model=min(d_model, 4),
+        biases=draw(st.booleans()), variant=draw(st.sampled_from(EXTREME_VARIANTS)),
+    )
+
+
+def models() -> st.SearchStrategy[ModelSpec]:
+    """Every kind of model above."""
+    return st.one_of(random_models(), trained_models(), planted_models(), tied_models(), extreme_models())
+
+
+# ----------------------------------------------------------------------------- construction
+def build_model(spec: ModelSpec, directory: Path) -> GeneratedModel:
+    """Write the model ``spec`` describes to ``directory`` and read it back with the checker's reader."""
+    path = directory / "model.safetensors"
+    tensors = base_tensors(spec)
+    if spec.kind == "tied":
+        tensors = tie(tensors, spec.variant)
+    elif spec.kind == "extreme":
+        tensors = extreme(tensors, spec.variant, spec.seed)
+    weights = write_model(path, tensors)
+    if spec.kind == "planted":
+        weights = write_model(path, plant(tensors, weights, spec.planted, spec.planted_sign))
+    return GeneratedModel(path=path, weights=weights, spec=spec)
+
+
+def base_tensors(spec: ModelSpec) -> dict[str, np.ndarray]:
+    """The untouched weights of ``spec``: trained (cached) or Gaussian."""
+    if spec.kind == "trained" or spec.base == "trained":
+        return {name: value.copy() for name, value in
+                trained_tensors(spec.seed, spec.vocab, spec.n_ctx, spec.d_model).items()}
+    return random_tensors(spec.seed, vocab=spec.vocab, n_ctx=spec.n_ctx, d_model=spec.d_model,
+                          d_head=spec.d_model, scale=spec.scale, biases=spec.biases)
+
+
+@functools.cache
+def trained_tensors(seed: int, vocab: int, n_ctx: int, d_model: int) -> dict[str, np.ndarray]:
+    """A Max-of-n model trained for TRAINING_STEPS steps (cached; read-only arrays)."""
+    tensors = train_model(seed, k=n_ctx, d_vocab=vocab, d_model=d_model, steps=TRAINING_STEPS,
+                          progress=False).to_tensors()
+    for value in tensors.values():
+        value.flags.writeable = False
+    return tensors
+
+
+def tie(tensors: dict[str, np.ndarray], variant: str) -> dict[str, np.ndarray]:
+    """Exact real-arithmetic ties: every ``+``-separated construction of ``variant`` applied in turn.
+
+    ``unembed-columns``: tokens V-1 and V-2 get the same unembedding column and bias, so their logits
+    are equal on every input; ``embed-rows``: tokens V-1 and V-2 get the same embedding, so the model
+    cannot tell them apart; ``zero-values``: W_V = b_V = 0 (the logits depend on the query token only);
+    ``zero-unembed``: W_U = b_U = 0 (every logit is 0, every sequence tied); ``zero-positions``: W_pos = 0.
+    """
+    tensors = {name: value.copy() for name, value in tensors.items()}
+    for part in variant.split("+"):
+        if part == "unembed-columns":
+            tensors["unembed.W_U"][:, -1] = tensors["unembed.W_U"][:, -2]
+            if "unembed.b_U" in tensors:
+                tensors["unembed.b_U"][-1] = tensors["unembed.b_U"][-2]
+        elif part == "embed-rows":
+            tensors["embed.W_E"][-1] = tensors["embed.W_E"][-2]
+        elif part == "zero-values":
+            tensors["blocks.0.attn.W_V"][:] = 0
+            tensors.pop("blocks.0.attn.b_V", None)
+        elif part == "zero-unembed":
+            tensors["unembed.W_U"][:] = 0
+            tensors.pop("unembed.b_U", None)
+        elif part == "zero-positions":
+            tensors["pos_embed.W_pos"][:] = 0
+        else:
+            raise ValueError(f"unknown tie variant {part!r}")
+    return tensors
+
+
+def extreme(tensors: dict[str, np.ndarray], variant: str, seed: int) -> dict[str, np.ndarray]:
+    """Finite float32 weights at extreme scales: ``huge`` (every tensor times 2^30..2^60), ``tiny``
+    (2^-60..2^-30), ``mixed`` (each tensor its own power in -60..60) or ``subnormal`` (some tensors pushed
+    below 2^-126, where float32 has fewer significant bits)."""
+    rng = np.random.default_rng(seed)
+    names = sorted(tensors)
+    if variant == "huge":
+        exponents = dict.fromkeys(names, int(rng.integers(30, 61)))
+    elif variant == "tiny":
+        exponents = dict.fromkeys(names, -int(rng.integers(30, 61)))
+    elif variant == "mixed":
+        exponents = {name: int(rng.integers(-60, 61)) for name in names}
+    elif variant == "subnormal":
+        exponents = {name: (-135 if rng.random() < 0.5 else 0) for name in names}
+    else:
+        raise ValueError(f"unknown extreme variant {variant!r}")
+    return {name: np.ldexp(value.astype(np.float64), exponents[name]).astype(np.float32)
+            for name, value in tensors.items()}
+
+
+def plant(tensors: dict[str, np.ndarray], weights: ModelWeights, flat: int, sign: int) -> dict[str, np.ndarray]:
+    """Retune ``W_U[j, m]`` and ``b_U[m]`` (m the max of the sequence ``flat``) so that the sequence's margin
+    ``logit_m - max_{y != m} logit_y`` is about ``sign * PLANTED_MARGIN * scale``.
+
+    ``logit_m`` is affine in those two entries, with coefficient ``r_j`` (the final residual) and 1; the
+    other logits and the attention do not depend on them. Among PLANT_CANDIDATES float32 neighbours of
+    ``W_U[j, m]`` on each side, keep the one whose best float32 ``b_U[m]`` lands closest to the target.
+    The result is only a likely edge case: the tests decide every model exactly anyway.
+    """
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    sequence = tuple(int(t) for t in np.unravel_index(flat, (vocab,) * n_ctx))
+    label = max(sequence)
+    with mpmath.workprec(PRECISIONS[0]):
+        final, logits = sequence_forward(weights, sequence)
+        runner_up = max(logits[y] for y in range(vocab) if y != label)
+        scale = max(abs(value) for value in logits) or mpmath.mpf(1)
+        column = int(np.argmax([abs(value) for value in final]))
+        w_u = tensors["unembed.W_U"].copy()
+        b_u = tensors.get("unembed.b_U", np.zeros(vocab, np.float32)).copy()
+        target = runner_up + sign * PLANTED_MARGIN * scale
+        # logit_m(w, b) = rest + r w + b with rest = logits[m] - r W_U[j, m] - b_U[m]
+        r = final[column]
+        rest = logits[label] - r * float(w_u[column, label]) - float(b_u[label])
+        steps = np.arange(-PLANT_CANDIDATES, PLANT_CANDIDATES + 1, dtype=np.int64)
+        candidates = _float32_neighbours(w_u[column, label], steps)
+        needed = float(target - rest) - float(r) * candidates.astype(np.float64)
+        achieved = needed.astype(np.float32).astype(np.float64)
+        best = int(np.argmin(np.where(np.isfinite(achieved), np.abs(achieved - needed), np.inf)))
+        w_u[column, label], b_u[label] = candidates[best], np.float32(achieved[best])
+    return {**tensors, "unembed.W_U": w_u, "unembed.b_U": b_u}
+
+
+def _float32_neighbours(value: np.float32, steps: np.ndarray) -> np.ndarray:
+    """The finite float32 values ``steps`` representable numbers away from ``value`` (ordered by value)."""
+    bits = np.array([value], dtype=np.float32).view(np.int32).astype(np.int64)[0]
+    # Map the sign-magnitude bit pattern to a monotone integer line, step, and map back.
+    line = bits if bits >= 0 else -(bits & 0x7FFFFFFF)
+    moved = line + steps
+    patterns = np.where(moved >= 0, moved, (-moved) | 0x80000000).astype(np.uint32).view(np.int32)
+    result = patterns.view(np.float32)
+    return result[np.isfinite(result)]
+
+
+def planted_margin(model: GeneratedModel) -> float:
+    """The margin the planted sequence actually has (relative to its largest logit), from 200-bit arithmetic."""
+    spec = model.spec
+    sequence = tuple(int(t) for t in np.unravel_index(spec.planted, (spec.vocab,) * spec.n_ctx))
+    label = max(sequence)
+    with mpmath.workprec(PRECISIONS[0]):
+        _, logits = sequence_forward(model.weights, sequence)
+        margin = logits[label] - max(logits[y] for y in range(spec.vocab) if y != label)
+        return float(margin / (max(abs(value) for value in logits) or 1))
+
+
+def load_generated(path: Path, spec: ModelSpec) -> GeneratedModel:
+    """A model file written earlier for ``spec``, read again."""
+    return GeneratedModel(path=path, weights=load_model(path), spec=spec)

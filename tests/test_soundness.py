@@ -1,0 +1,121 @@
+"""The checker's promise, fuzzed: it never accepts a bound above the exact truth.
+
+For every registered strategy (all of the small families, a drawn sample of the large ones per example)
+and every generated model (:mod:`tests.generators`: random, trained, planted near-failures, exact ties,
+extreme scales), the prover's certificate, when VALID, certifies at most the exact number of correct
+sequences (:mod:`tests.exact_reference`), and the same certificate claiming exact + 1 is INVALID.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checker.verify import ERROR
+from prover.strategies import StrategyInfo, all_strategies
+from tests.exact_reference import brute_force_reference, exact_accuracy
+from tests.generators import (
+    GeneratedModel,
+    ModelSpec,
+    build_model,
+    extreme_models,
+    models,
+    planted_margin,
+    planted_models,
+    random_models,
+    tied_models,
+)
+from tests.trust import (
+    Tally,
+    assert_claim_above_truth_refused,
+    assert_not_over_claimed,
+    check_bytes,
+    proven_bytes,
+    scaled_examples,
+    strategy_sample,
+    tally,
+)
+
+EXAMPLE_TRAINED = ModelSpec(kind="trained", seed=1, vocab=6, n_ctx=3, d_model=8)
+
+
+def check_strategy(model: GeneratedModel, strategy: StrategyInfo, truth: int, current: Tally) -> None:
+    """Prove, check, and refute exact + 1 for one strategy on one model."""
+    data = proven_bytes(model.weights, strategy)
+    path = model.path.with_suffix(".cert")
+    verdict = check_bytes(path, data, model.path)
+    current.add(certificates=1, refuted_prover_claims=int(verdict.status != "VALID"))
+    assert verdict.status != ERROR, f"{strategy.name}: the prover's own certificate is unreadable: {verdict.message}"
+    assert_not_over_claimed(verdict, truth, current, strategy.name)
+    assert_claim_above_truth_refused(path, data, model.path, truth, current, strategy.name)
+
+
+@settings(max_examples=scaled_examples(0.4))
+@given(spec=models(), data=st.data())
+def test_no_strategy_over_claims_on_any_model(tmp_path_factory, spec, data):
+    model = build_model(spec, tmp_path_factory.mktemp("model"))
+    truth = exact_accuracy(model.weights)
+    with tally("no-over-claim") as current:
+        current.add(models=1, tied_sequences=int(truth.tied.sum()))
+        for strategy in strategy_sample(data):
+            check_strategy(model, strategy, truth.count, current)
+
+
+@pytest.mark.parametrize("strategy", all_strategies(), ids=lambda info: info.name)
+@pytest.mark.parametrize("sign", [-1, 1], ids=["planted-wrong", "planted-right"])
+def test_every_registered_strategy_on_a_planted_trained_model(tmp_path_factory, strategy, sign):
+    """Every registered strategy, deterministically, on a trained model with a near-failure planted on
+    the sequence whose correct margin is smallest."""
+    base = exact_accuracy(build_model(EXAMPLE_TRAINED, tmp_path_factory.mktemp("base")).weights)
+    margins = np.where(base.correct, np.abs(base.margins), np.inf)
+    spec = ModelSpec(**{**EXAMPLE_TRAINED.__dict__, "kind": "planted", "base": "trained",
+                        "planted": int(np.argmin(margins)), "planted_sign": sign})
+    model = build_model(spec, tmp_path_factory.mktemp("planted"))
+    truth = exact_accuracy(model.weights)
+    with tally("every-strategy") as current:
+        current.add(models=1)
+        check_strategy(model, strategy, truth.count, current)
+
+
+# ----------------------------------------------------------------------------- the generators and the oracle
+@settings(max_examples=scaled_examples(0.2))
+@given(spec=planted_models())
+def test_planted_sequences_sit_on_the_intended_side(tmp_path_factory, spec):
+    model = build_model(spec, tmp_path_factory.mktemp("planted"))
+    margin = planted_margin(model)
+    assert np.sign(margin) == spec.planted_sign and abs(margin) < 1e-8, margin
+    truth = exact_accuracy(model.weights)
+    sequence = np.unravel_index(spec.planted, (spec.vocab,) * spec.n_ctx)
+    assert truth.correct[sequence] == (spec.planted_sign > 0)
+
+
+@settings(max_examples=scaled_examples(0.2))
+@given(spec=tied_models())
+def test_exact_ties_are_failures(tmp_path_factory, spec):
+    model = build_model(spec, tmp_path_factory.mktemp("tied"))
+    truth = exact_accuracy(model.weights)
+    labels = np.indices(truth.correct.shape).max(axis=0)
+    variant = spec.variant.split("+")
+    if "zero-unembed" in variant:
+        assert truth.tied.all()
+    if "unembed-columns" in variant:
+        # tokens V-1 and V-2 always have equal logits: a sequence with max V-1 or V-2 is never correct
+        assert not truth.correct[labels >= spec.vocab - 2].any()
+    assert not (truth.correct & truth.tied).any()
+
+
+@settings(max_examples=scaled_examples(0.1))
+@given(spec=st.one_of(random_models(), tied_models(), planted_models(), extreme_models()).filter(
+    lambda spec: spec.vocab**spec.n_ctx <= 64 and spec.variant not in ("huge", "mixed")))
+def test_exact_reference_agrees_with_a_straight_mpmath_forward_pass(tmp_path_factory, spec):
+    """The fast exact oracle against the slow one (200-bit mpmath through the residual stream): they must
+    agree wherever the slow one's margin is clearly away from zero. (Huge weights are left out: scores
+    near 2^240 are beyond what 200 fixed bits can exponentiate.)"""
+    model = build_model(spec, tmp_path_factory.mktemp("oracle"))
+    truth = exact_accuracy(model.weights)
+    slow = brute_force_reference(model.weights)
+    scale = np.max(np.abs(slow)) if np.isfinite(slow).all() and slow.size else 1.0
+    clear = np.abs(slow) > 1e-40 * max(scale, 1e-300)
+    assert np.array_equal(truth.correct[clear], slow[clear] > 0)

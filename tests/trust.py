@@ -1,0 +1,124 @@
+"""Helpers shared by the trust suite (soundness fuzzing, hostile certificates): strategy sampling, proving
+to bytes, checking bytes, the over-claim assertions, and the evidence counters.
+
+Counters: when the environment variable ``SOUNDNESS_STATS`` names a file, every test example appends one
+JSON line ``{"test": ..., "models": ..., "certificates": ..., "mutations": ..., "over_claims": ...}``
+to it (:func:`record`); ``bench/soundness_stats.py`` runs the long profile and adds them up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from certificates.codec import encode_certificate
+from certificates.model_file import ModelWeights
+from checker.verify import INVALID, VALID, Verdict, verify
+from prover.certify import prove
+from prover.strategies import StrategyInfo, all_strategies
+from tests.mutations import with_claim
+
+STATS_ENV = "SOUNDNESS_STATS"
+PER_FAMILY = 2
+"""Strategies drawn per family and example; families this small or smaller are run whole."""
+
+
+def scaled_examples(fraction: float, least: int = 3) -> int:
+    """``fraction`` of the active profile's max_examples (at least ``least``): the ci profile stays within
+    its time budget while the long profile scales every property up."""
+    return max(least, int(settings.default.max_examples * fraction))
+
+
+def families() -> dict[str, list[StrategyInfo]]:
+    """Every registered strategy, grouped by family (registration order)."""
+    grouped: dict[str, list[StrategyInfo]] = {}
+    for info in all_strategies():
+        grouped.setdefault(info.family, []).append(info)
+    return grouped
+
+
+def representatives() -> list[StrategyInfo]:
+    """The first strategy of each family."""
+    return [members[0] for members in families().values()]
+
+
+def strategy_sample(data: st.DataObject) -> list[StrategyInfo]:
+    """Every member of the small families and PER_FAMILY members (drawn) of each larger one, so new
+    registrations are covered without running all 100 subcubic configurations on every example."""
+    chosen = []
+    for name, members in families().items():
+        if len(members) <= PER_FAMILY:
+            chosen.extend(members)
+        else:
+            chosen.extend(data.draw(st.lists(st.sampled_from(members), min_size=PER_FAMILY, max_size=PER_FAMILY,
+                                              unique_by=lambda info: info.name), label=f"family {name}"))
+    return chosen
+
+
+def proven_bytes(weights: ModelWeights, strategy: StrategyInfo) -> bytes:
+    """The prover's certificate for ``weights`` with ``strategy`` (CPU), encoded."""
+    certificate, _ = prove(weights, strategy, torch.device("cpu"))
+    return encode_certificate(certificate)
+
+
+def check_bytes(path: Path, data: bytes, model_path: Path) -> Verdict:
+    """Write ``data`` to ``path`` and check it against the model; verify() must never raise."""
+    path.write_bytes(data)
+    return verify(path, model_path)
+
+
+@dataclass
+class Tally:
+    """What one test example did, for the evidence counters."""
+
+    test: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, **counts: int) -> None:
+        for key, value in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+
+
+@contextmanager
+def tally(test: str) -> Iterator[Tally]:
+    """Collect counts during one example and :func:`record` them, even when the example fails."""
+    current = Tally(test)
+    try:
+        yield current
+    finally:
+        record(current)
+
+
+def record(current: Tally) -> None:
+    """Append one JSON line to the SOUNDNESS_STATS file, if that variable is set."""
+    path = os.environ.get(STATS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"test": current.test, **current.counts}) + "\n")
+
+
+def assert_not_over_claimed(verdict: Verdict, truth: int, current: Tally, what: str) -> None:
+    """A VALID verdict may certify at most ``truth`` sequences (claimed and counted); an over-claim is
+    counted before the assertion fails."""
+    if verdict.status != VALID:
+        return
+    over = verdict.claimed is None or verdict.certified_count is None or max(verdict.claimed,
+                                                                             verdict.certified_count) > truth
+    current.add(over_claims=int(over))
+    assert not over, f"{what}: VALID with claim {verdict.claimed}, certified {verdict.certified_count} > exact {truth}"
+
+
+def assert_claim_above_truth_refused(path: Path, data: bytes, model_path: Path, truth: int, current: Tally,
+                                     what: str) -> None:
+    """The certificate ``data`` with its claim set to ``truth + 1`` must be INVALID."""
+    verdict = check_bytes(path, with_claim(data, truth + 1), model_path)
+    current.add(certificates=1, over_claims=int(verdict.status == VALID))
+    assert verdict.status == INVALID, f"{what} claiming exact + 1 = {truth + 1}: {verdict.status} {verdict.message}"
