@@ -6,39 +6,21 @@ bound divides by the brute-force accuracy, which is the model's exact accuracy u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from certificates.codec import write_certificate
 from certificates.model_file import load_model
-from checker.verify import Verdict, verify
 from prover import strategies
-from prover.certify import prove
 from prover.progress import progress
 from prover.prove_cli import certificate_filename
+from prover.report import StrategyRun, prove_and_check
 
 # One representative per family; `zoo demo --strategy all` runs every registered strategy.
 DEFAULT_STRATEGIES = ("brute-force", "cubic")
 
 
-@dataclass
-class DemoRow:
-    """One strategy's outcome on the demo model."""
-
-    strategy: str
-    family: str
-    verdict: Verdict
-    prove_seconds: float
-
-    @property
-    def bound(self) -> float | None:
-        bound = self.verdict.bound
-        return None if bound is None else float(bound)
-
-
-def run_demo(model_path: Path, out_dir: Path, names: list[str], device: torch.device) -> list[DemoRow]:
+def run_demo(model_path: Path, out_dir: Path, names: list[str], device: torch.device) -> list[StrategyRun]:
     """Prove each strategy, write its certificate under ``out_dir`` and check it."""
     weights = load_model(model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,16 +28,13 @@ def run_demo(model_path: Path, out_dir: Path, names: list[str], device: torch.de
     for name in progress(names, desc="strategies"):
         strategy = strategies.lookup(name)
         assert strategy is not None, name
-        certificate, seconds = prove(weights, strategy, device)
-        path = out_dir / certificate_filename(name)
-        write_certificate(path, certificate)
-        rows.append(DemoRow(name, strategy.family, verify(path, model_path), seconds))
+        rows.append(prove_and_check(weights, model_path, strategy, out_dir / certificate_filename(name), device))
     return rows
 
 
-def best_per_family(rows: list[DemoRow]) -> list[DemoRow]:
+def best_per_family(rows: list[StrategyRun]) -> list[StrategyRun]:
     """The row with the highest VALID bound in each family (families in first-seen order)."""
-    best: dict[str, DemoRow] = {}
+    best: dict[str, StrategyRun] = {}
     for row in rows:
         current = best.get(row.family)
         if current is None or (row.bound or -1.0) > (current.bound or -1.0):
@@ -63,7 +42,7 @@ def best_per_family(rows: list[DemoRow]) -> list[DemoRow]:
     return list(best.values())
 
 
-def format_table(rows: list[DemoRow], true_accuracy: float | None) -> str:
+def format_table(rows: list[StrategyRun], true_accuracy: float | None) -> str:
     """A fixed-width table: strategy, verdict, bound, bound / true accuracy, FLOPs, prove s, check s."""
     header = ("strategy", "verdict", "bound", "bound/acc", "FLOPs", "prove s", "check s")
     lines = []
@@ -80,7 +59,7 @@ def format_table(rows: list[DemoRow], true_accuracy: float | None) -> str:
     return "\n".join(render)
 
 
-def format_report(rows: list[DemoRow]) -> str:
+def format_report(rows: list[StrategyRun]) -> str:
     """The demo table, relative to the brute-force accuracy when brute force is among the rows."""
     brute = next((row for row in rows if row.strategy == "brute-force" and row.bound is not None), None)
     true_accuracy = None if brute is None else brute.bound

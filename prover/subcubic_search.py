@@ -32,8 +32,6 @@ from checker.strategies.subcubic_bounds import (
 from checker.strategies.subcubic_eqke import SUBPRODUCT_DECOMPOSITION, SVD_DECOMPOSITION
 from checker.tables import Tables
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
 
 def round_up32(values: np.ndarray) -> np.ndarray:
     """The smallest float32 >= each value (inf above the float32 range; NaN stays NaN)."""
@@ -140,23 +138,45 @@ def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
     return q[keep], m[keep], c[keep], g[keep]
 
 
-def claim_values(
-    inputs: ClaimInputs, cases: tuple[np.ndarray, ...], average: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """float32 ``alpha_lo``, ``alpha_hi`` (0 for all-max cases) and bound claims of ``cases``, exactly as
-    the checker recomputes them (NaN where a claim is not finite)."""
+@dataclass(frozen=True)
+class CandidateAttention:
+    """Every candidate case ``(q, m, c, g)`` with its float32 attention claims (0 for all-max cases)."""
+
+    cases: tuple[np.ndarray, ...]
+    alpha_lo: np.ndarray
+    alpha_hi: np.ndarray
+
+
+def attention_claims(inputs: ClaimInputs, cases: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``alpha_lo``, ``alpha_hi`` of ``cases`` (0 for all-max cases), from the checker's enclosures."""
     q, m, c, _ = cases
     all_max = (q == m) & (c == 0)
     attended = tuple(axis[~all_max] for axis in cases)
     lower, upper = attention_enclosures(inputs.tables, inputs.ehat, inputs.eps, inputs.order, attended)
     alpha_lo, alpha_hi = np.zeros(q.size, np.float32), np.zeros(q.size, np.float32)
     alpha_lo[~all_max], alpha_hi[~all_max] = round_down32(lower.lo), round_up32(upper.hi)
+    return alpha_lo, alpha_hi
+
+
+def candidate_attention(inputs: ClaimInputs) -> CandidateAttention:
+    """The attention claims of every candidate case (they do not depend on the direct path or attn knob)."""
+    vocab, n_ctx = inputs.tables.eqkp.shape
+    cases = candidate_cases(vocab, n_ctx)
+    return CandidateAttention(cases, *attention_claims(inputs, cases))
+
+
+def bound_claims(
+    inputs: ClaimInputs, cases: tuple[np.ndarray, ...], alpha_lo: np.ndarray, alpha_hi: np.ndarray,
+    average: np.ndarray | None,
+) -> np.ndarray:
+    """float32 claims of ``B`` from the checker's enclosures, given the attention claims (NaN where a claim
+    would not be finite)."""
     bounds = case_bound_enclosures(
         inputs.terms, inputs.slack, cases, alpha_lo.astype(np.float64), alpha_hi.astype(np.float64), average
     )
     bound = round_up32(bounds.hi)
     finite = np.isfinite(alpha_lo) & np.isfinite(alpha_hi) & np.isfinite(bound)
-    return alpha_lo, alpha_hi, np.where(finite, bound, np.nan).astype(np.float32)
+    return np.where(finite, bound, np.nan).astype(np.float32)
 
 
 def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, grid: tuple[int, int, int]) -> np.ndarray:
@@ -183,23 +203,22 @@ def average_attention(
     return np.where(counts > 0, totals / np.maximum(counts, 1.0), 1.0)
 
 
-def search_claims(inputs: ClaimInputs, mean_query: bool) -> Claims:
+def search_claims(inputs: ClaimInputs, candidates: CandidateAttention, mean_query: bool) -> Claims:
     """Min gaps and verified-to-be claims for one configuration (module docstring)."""
     vocab, n_ctx = inputs.tables.eqkp.shape
     grid = (vocab, vocab, n_ctx)
-    cases = candidate_cases(vocab, n_ctx)
-    alpha_lo, _, bound = claim_values(inputs, cases, None)
-    chosen = smallest_good_gap(cases, bound, grid)
+    cases, lower, upper = candidates.cases, candidates.alpha_lo, candidates.alpha_hi
+    chosen = smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, None), grid)
     average = None
     if mean_query:
-        average = average_attention(cases, alpha_lo.astype(np.float64), chosen, grid)
-        _, _, bound = claim_values(inputs, cases, average)
-        chosen = smallest_good_gap(cases, bound, grid)
+        average = average_attention(cases, lower.astype(np.float64), chosen, grid)
+        chosen = smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, average), grid)
     good = chosen > 0
     while True:
         q, m, c = np.nonzero(good)
         final = (q, m, c, chosen[q, m, c])
-        alpha_lo, alpha_hi, bound = claim_values(inputs, final, average)
+        alpha_lo, alpha_hi = attention_claims(inputs, final)
+        bound = bound_claims(inputs, final, alpha_lo, alpha_hi, average)
         failing = ~(bound < 0)
         if not failing.any():
             break

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 from certificates.errors import InputError, one_line
-from prover import demo
+from prover import demo, report, report_figures
 from prover.prove_cli import UsageError as ProveUsageError
 from prover.prove_cli import choose_device, resolve_strategies
 from prover.training import train_zoo
@@ -138,10 +139,61 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0 if all(row.verdict.status == "VALID" for row in rows) else 1
 
 
+DEFAULT_SEEDS_FILE = Path(__file__).resolve().parent.parent / "zoo" / "seeds.txt"
+
+
+def _configure_report(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``zoo report``."""
+    parser.add_argument("--models", type=Path, required=True, help="directory of model files (*.safetensors)")
+    parser.add_argument("--out", type=Path, required=True, help="report directory (certificates in OUT/certs/)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="models proved in parallel (default 1)")
+    parser.add_argument("--subset", type=_positive_int, default=None, help="only the first N models")
+    parser.add_argument(
+        "--strategy", action="append", default=None,
+        help="strategy, family prefix or 'all' (repeatable; default all; brute force always runs)",
+    )
+    parser.add_argument(
+        "--seeds-file", type=Path, default=None,
+        help="model order: one seed per line (default zoo/seeds.txt; unlisted models follow by name)",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    """``zoo report``: every strategy on every model, checked; write the results, table and figures."""
+    try:
+        seeds_file = args.seeds_file or DEFAULT_SEEDS_FILE
+        seeds = read_seeds_file(seeds_file) if args.seeds_file or seeds_file.exists() else []
+        selected = None if args.strategy is None else resolve_strategies(args.strategy)
+        reports = report.run_report(
+            args.models, args.out, seeds=seeds, selected=selected, subset=args.subset,
+            device=str(choose_device(args.device)), jobs=args.jobs, show_progress=False if args.no_progress else None,
+        )
+        paths = [args.out / "results.csv", *report_figures.write_summaries(args.out, reports)]
+    except (ValueError, ProveUsageError, InputError, OSError) as error:
+        raise UsageError(str(error)) from None
+    runs = [run for model in reports for run in model.runs]
+    statuses = Counter(run.verdict.status for run in runs)
+    reused = sum(run.reused for run in runs)
+    print(
+        f"{len(reports)} models x {len(runs) // len(reports)} strategies: "
+        + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        + f"; {len(runs) - reused} proved, {reused} certificates reused"
+    )
+    for path in paths:
+        print(path)
+    return 0 if statuses.keys() == {"VALID"} else 1
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "train": Subcommand("train models of the zoo (skips those already trained)", _configure_train, _run_train),
     "demo": Subcommand(
         "prove and check every implemented strategy on the shipped seed-123 model", _configure_demo, _run_demo
+    ),
+    "report": Subcommand(
+        "prove and check every strategy on every model: results.csv, table.md, pareto.png, eqke-errors.md",
+        _configure_report, _run_report,
     ),
 }
 

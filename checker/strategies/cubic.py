@@ -4,6 +4,13 @@ The bounds and the counting argument are in :mod:`checker.strategies.cubic_bound
 the coefficient ``coef[k, m, c] = h[k, m]`` for the non-max token. A claimed bound is accepted only if it
 is negative and at least the rigorous upper endpoint; then every sequence of its case is correct.
 
+Difference from the published code (gbmi ``exp_max_of_n/verification/cubic.py``): there the attention
+paid to the non-max token ``k`` is set to the query's attention (``q != m``) or to 0 (``q = m``) instead
+of the share of the ``k`` slots. That drops the term ``A_k h[k]`` (usually large and positive) and is
+unsound: on the seed-123 zoo model it covers 83 wrong inputs, e.g. (0, 19, 19, 20). Here ``A_k`` is the
+true share (SPEC 5.2); the published 0.985 relative bound owes most of its margin over this strategy's
+0.95 to the dropped term (``cubic-ov-chord`` recovers most of it soundly).
+
 Trace: step ``orderings`` holds ``order`` [V, n-1] (<i4), per query a permutation of the non-query
 positions, meant to sort ``EQKP[q, :n-1]`` ascending (a hint: any permutation is sound, see
 :func:`checker.attention.extreme_slot_sums`); step ``bounds`` holds ``good`` [V, V, V, n] (|b1, indexed

@@ -23,6 +23,17 @@ attention-quadratic + direct-quadratic                     the 3 recursive knobs
 
 (each with both attention knobs, ``drop-average-query`` and ``mean-query+diff``).
 
+Choices where SPEC 5.3 leaves room (all sound; see the step modules for the inequalities):
+
+* the query token is bounded on its own (its score gap ``Ehat[q,m] - Ehat[q,q] +- eps[q]``, its value
+  through ``range(EVOU[q,:])`` in W), so the gap g constrains only the non-query non-max tokens;
+* W is the prefix maximum of ``range(EVOU[k,:])`` over ``k <= m - g`` of the case (SPEC's per-q option);
+* ``global-max-diff-exact`` uses ``max_q range(EUPU[q,:])``; ``abar`` of ``mean-query+diff`` is a hint;
+* the replay compares scores through the exact tables' EQKP and the knob's Ehat of EQKE' (softmax is
+  invariant under the per-row shift ``EQKE' - EQKE``), so EQKP' is never formed;
+* the checker computes the exact tables for every strategy (:func:`checker.verify.verify`), so every
+  proof's FLOPs include them (about 1.4e6 at V = 64, d = 32); the cheaper knobs save only in the replay.
+
 Trace, in order (every claim is untrusted; hints are used without verification, any value is sound):
 
 * ``orderings``: ``order`` [V, n-1] <i4, as in :mod:`checker.strategies.cubic` (a hint);

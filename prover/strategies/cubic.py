@@ -1,6 +1,6 @@
 """Cubic (SPEC 5.2) on the prover side: every case bound B(q, m, k, c) at once, in float64 torch.
 
-The formulas are those of :mod:`checker.strategies.cubic` (read its docstring), evaluated on the whole
+The formulas are those of :mod:`checker.strategies.cubic_bounds` (read its docstring), evaluated on the whole
 case grid ``[q, m, k, c]`` by broadcasting. A case is claimed good when its bound, raised by
 ``CLAIM_MARGIN`` times the scale of the logit tables and then rounded up to float32, is negative. Float64
 evaluation is within about 1e-13 of the exact bound here, far inside the margin, so every claim is one
@@ -27,7 +27,7 @@ CLAIM_MARGIN = 2.0**-30
 class LogitPaths:
     """Logit tables centred on the max token m (``y = m`` entries are 0 and excluded from maxima):
     ``pi[m, y]``, ``eupu[q, m, y]``, ``evou[t, m, y]``, ``u[q, m]``, ``h[t, m]`` as in
-    :class:`checker.strategies.cubic.LogitPaths`."""
+    :class:`checker.strategies.cubic_bounds.LogitPaths`."""
 
     pi: torch.Tensor
     eupu: torch.Tensor
@@ -42,6 +42,7 @@ class LogitPaths:
 
 
 def logit_paths(tables: dict[str, torch.Tensor]) -> LogitPaths:
+    """The centred logit tables of SPEC 5.2 for every max token (O(V^3))."""
     pvou, evou, eupu = tables["pvou"], tables["evou"], tables["eupu"]
     right = torch.eye(evou.shape[0], dtype=torch.bool, device=evou.device)
     pi = (pvou[:, None, :] - pvou[:, :, None]).amax(dim=0)
@@ -88,54 +89,66 @@ def extreme_shares(
 
 @dataclass(frozen=True)
 class CaseGrid:
-    """What every case bound of one model shares: tables, positional order, logit paths, the shares of
-    both configurations, the ``c = 0`` bounds and the valid-case mask."""
+    """The parts of the case bounds of one model that do not depend on the non-max coefficient.
+
+    Per configuration (lo, hi), the case bound for ``c >= 1`` is ``fixed + other * coef[k, m, c]`` with
+    ``fixed = u[q, m] + A_max h[m, m] + A_q h[q, m]`` and ``other = A_k`` [q, m, k, c]; ``zero_copies[q, m]``
+    is the bound of the case ``(q, m, m, 0)``.
+    """
 
     tables: dict[str, torch.Tensor]
     order: torch.Tensor
     paths: LogitPaths
     configurations: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+    fixed: list[torch.Tensor]
+    zero_copies: torch.Tensor
     valid: torch.Tensor
 
     @staticmethod
     def build(tables: dict[str, torch.Tensor]) -> CaseGrid:
-        order = positional_order(tables["eqkp"])
-        vocab, n_ctx = tables["eqkp"].shape
-        valid = torch.from_numpy(valid_cases(vocab, n_ctx)).to(tables["eqkp"].device)
-        return CaseGrid(tables, order, logit_paths(tables), extreme_shares(tables, order), valid)
-
-    def bounds(self, other_coefficient: torch.Tensor | None = None) -> torch.Tensor:
-        """``B[q, m, k, c]`` (SPEC 5.2) on the case grid; NaN outside the valid cases.
-
-        For ``c >= 1``, ``B = u[q, m] + max over lo/hi of (A_max h[m, m] + A_k coef[k, m, c] + A_q h[q, m])``
-        with ``coef = other_coefficient`` [k, m, c], by default the cubic's ``h[k, m]``.
-        """
-        paths = self.paths
-        coefficient = paths.h[:, :, None] if other_coefficient is None else other_coefficient
-        mixed = [
-            on_max * paths.h.diagonal()[None, :, None, None]
-            + on_other * coefficient.permute(1, 0, 2)[None]
+        eqkp = tables["eqkp"]
+        vocab, n_ctx = eqkp.shape
+        order = positional_order(eqkp)
+        paths = logit_paths(tables)
+        configurations = extreme_shares(tables, order)
+        fixed = [
+            paths.u[:, :, None, None] + on_max * paths.h.diagonal()[None, :, None, None]
             + on_query * paths.h[:, :, None, None]
-            for on_max, on_other, on_query in self.configurations
+            for on_max, _, on_query in configurations
         ]
-        bounds = paths.u[:, :, None, None] + torch.maximum(*mixed)
-
         # c = 0: one arrangement; keep the max over y of the whole logit difference.
-        tokens = torch.arange(paths.h.shape[0], device=paths.h.device)
-        on_max, _, on_query = (share[:, :, 0, 0] for share in self.configurations[0])
+        tokens = torch.arange(vocab, device=eqkp.device)
+        on_max, _, on_query = (share[:, :, 0, 0] for share in configurations[0])
         single = paths.eupu + paths.pi[None] + on_max[:, :, None] * paths.evou[tokens, tokens][None]
         single = single + on_query[:, :, None] * paths.evou
+        zero_copies = single.masked_fill(~paths.wrong, -torch.inf).amax(dim=2)
         all_max = paths.eupu[tokens, tokens] + paths.evou[tokens, tokens] + paths.pi
-        bounds[:, tokens, tokens, 0] = single.masked_fill(~paths.wrong, -torch.inf).amax(dim=2)
-        bounds[tokens, tokens, tokens, 0] = all_max.masked_fill(~paths.wrong, -torch.inf).amax(dim=1)
+        zero_copies[tokens, tokens] = all_max.masked_fill(~paths.wrong, -torch.inf).amax(dim=1)
+        valid = torch.from_numpy(valid_cases(vocab, n_ctx)).to(eqkp.device)
+        return CaseGrid(tables, order, paths, configurations, fixed, zero_copies, valid)
+
+    def bounds(self, other_coefficient: torch.Tensor | None = None) -> torch.Tensor:
+        """``B[q, m, k, c]`` (SPEC 5.2) on the case grid, NaN outside the valid cases, with the non-max
+        coefficient ``other_coefficient`` [k, m, c], by default the cubic's ``h[k, m]``."""
+        coefficient = self.paths.h[:, :, None] if other_coefficient is None else other_coefficient
+        coefficient = coefficient.permute(1, 0, 2)[None]  # [1, m, k, c]
+        lo, hi = (
+            fixed + shares[1] * coefficient for fixed, shares in zip(self.fixed, self.configurations, strict=True)
+        )
+        bounds = torch.maximum(lo, hi)
+        tokens = torch.arange(bounds.shape[0], device=bounds.device)
+        bounds[:, tokens, tokens, 0] = self.zero_copies
         return bounds.masked_fill(~self.valid, torch.nan)
 
 
+def claim_margin(tables: dict[str, torch.Tensor]) -> float:
+    """``CLAIM_MARGIN`` times a bound on the magnitude of the centred logit tables."""
+    return CLAIM_MARGIN * (1.0 + 2.0 * sum(float(tables[name].abs().max()) for name in ("evou", "pvou", "eupu")))
+
+
 def claimed_bounds(bounds: torch.Tensor, tables: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``bounds + CLAIM_MARGIN * scale`` rounded up to float32 (NaN stays NaN), with ``scale`` a bound on
-    the magnitude of the centred logit tables."""
-    scale = 1.0 + 2.0 * sum(float(tables[name].abs().max()) for name in ("evou", "pvou", "eupu"))
-    raised = bounds + CLAIM_MARGIN * scale
+    """``bounds + claim_margin(tables)`` rounded up to float32 (NaN stays NaN)."""
+    raised = bounds + claim_margin(tables)
     rounded = raised.to(torch.float32)
     up = torch.nextafter(rounded, torch.full_like(rounded, torch.inf))
     return torch.where(rounded.to(raised.dtype) < raised, up, rounded)
@@ -153,6 +166,7 @@ def bound_steps(order: torch.Tensor, claimed: torch.Tensor) -> tuple[list[TraceS
 
 
 def check_vocabulary(weights: ModelWeights) -> None:
+    """The cubic case grid needs a wrong output for every max token."""
     if weights.d_vocab < 2:
         raise ValueError("the cubic strategies need d_vocab >= 2")
 

@@ -3,8 +3,8 @@
 The bound and its side condition are those of :mod:`checker.strategies.cubic_ov_chord`. The chord weight
 ``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate
 of ``CANDIDATE_WEIGHTS`` that covers the most sequences, where a case counts only if its share ratio is
-at most ``w (1 - RATIO_MARGIN)`` (so the checker's rigorous ratio stays below ``w``) and its claimed
-float32 bound is negative. ``w = 1`` is always a candidate and reproduces the cubic bound.
+at most ``w (1 - RATIO_MARGIN)`` (so the checker's rigorous ratio stays below ``w``) and its bound is
+below minus the claim margin. ``w = 1`` is always a candidate and reproduces the cubic bound.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ import torch
 from certificates.codec import TraceStep
 from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
-from prover.strategies.cubic import CaseGrid, LogitPaths, bound_steps, check_vocabulary, claimed_bounds
+from prover.strategies.cubic import (
+    CaseGrid,
+    LogitPaths,
+    bound_steps,
+    check_vocabulary,
+    claim_margin,
+    claimed_bounds,
+)
 from prover.tables import torch_tables
 
 CANDIDATE_WEIGHTS = tuple(2.0 ** (-k / 8) for k in range(41))  # 1 down to 1/32
@@ -62,10 +69,11 @@ def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
     ratio = share_ratio(grid)
     best_weight = torch.ones(vocab, n_ctx, dtype=torch.float64, device=ratio.device)
     best_count = torch.full_like(best_weight, -1.0)
+    margin = claim_margin(grid.tables)
     for candidate in CANDIDATE_WEIGHTS:
         weight = torch.full_like(best_weight, candidate)
-        claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, weight)), grid.tables)
-        count = covered_per_max((claimed < 0) & (ratio <= candidate * (1 - RATIO_MARGIN)))
+        bounds = grid.bounds(chord_coefficient(grid.paths, weight))
+        count = covered_per_max((bounds < -margin) & (ratio <= candidate * (1 - RATIO_MARGIN)))
         better = count > best_count
         best_weight = torch.where(better, weight, best_weight)
         best_count = torch.where(better, count, best_count)

@@ -2,8 +2,9 @@
 
 Every strategy searches its hints and gaps with :mod:`prover.subcubic_search` and writes the trace that
 :mod:`checker.strategies.subcubic` replays. The checker-side quantities shared by the configurations of
-one model (the exact tables, the positional ordering, the hint directions and the EQKE decompositions)
-are cached for the most recent model, so proving the whole family computes them once.
+one model (the exact tables, the positional ordering, the hint directions, the EQKE decompositions
+and the attention claims of every candidate case) are cached for the most recent model, so proving the
+whole family computes them once per attention-error knob.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from checker.strategies.subcubic_eqke import eqke_decomposition
 from checker.tables import Tables, compute_tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.strategies.cubic import positional_order
-from prover.subcubic_search import ClaimInputs, direct_hints, eqke_hints, round_up32, search_claims
+from prover.subcubic_search import (
+    ClaimInputs,
+    candidate_attention,
+    direct_hints,
+    eqke_hints,
+    round_up32,
+    search_claims,
+)
 from prover.tables import torch_tables
 
 _cache: dict[tuple, object] = {}
@@ -85,7 +93,8 @@ def prove_subcubic(name: str, proof_input: ProofInput) -> ProofOutput:
     inputs = ClaimInputs(
         tables=tables, ehat=ehat, eps=eps.astype(np.float64), order=order, terms=logit_terms(tables, mu), slack=slack
     )
-    claims = search_claims(inputs, mean_query=attention == "mean-query+diff")
+    candidates = _cached(weights, ("attention", attention_error), lambda: candidate_attention(inputs))
+    claims = search_claims(inputs, candidates, mean_query=attention == "mean-query+diff")
     trace = [
         TraceStep(ORDER_STEP, {"order": order}),
         TraceStep(EQKE_HINT_STEP, hints),

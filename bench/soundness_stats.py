@@ -1,0 +1,85 @@
+"""Soundness evidence: run the trust suite under a hypothesis profile and total what it checked.
+
+Runs pytest on the soundness-fuzzing and hostile-certificate suites with ``HYPOTHESIS_PROFILE`` (default
+``long``) and ``SOUNDNESS_STATS`` pointing at a fresh JSON-lines file (one line per test example, see
+``tests/trust.py``), then prints the totals: models generated, certificates checked, mutations tried,
+over-claims found (must be 0), prover failures, and pytest's outcome. The counters of a run cut short by
+``--timeout`` are still totalled (every example writes its line as it finishes).
+
+    python bench/soundness_stats.py [--profile long] [--timeout 2400] [--stats out/soundness.jsonl] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ("tests/test_soundness.py", "tests/test_hostile_certificates.py")
+HEADLINE = ("models", "certificates", "mutations", "over_claims", "prover_failures", "refuted_prover_claims",
+            "tied_sequences", "cli_runs", "cli_certificates")
+
+
+def totals(stats_path: Path) -> tuple[Counter, dict[str, Counter]]:
+    """The counters summed over every line, overall and per test."""
+    overall: Counter = Counter()
+    per_test: dict[str, Counter] = {}
+    if stats_path.exists():
+        for line in stats_path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            test = entry.pop("test")
+            overall.update(entry)
+            per_test.setdefault(test, Counter()).update(entry)
+    return overall, per_test
+
+
+def run_suites(profile: str, timeout: float, stats_path: Path, extra: list[str]) -> tuple[str, float]:
+    """Run the suites; returns pytest's last summary line (or why it stopped) and the wall seconds."""
+    environment = dict(os.environ, HYPOTHESIS_PROFILE=profile, SOUNDNESS_STATS=str(stats_path))
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-W", "ignore", *SUITES, *extra]
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
+                                timeout=timeout, check=False)
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        outcome = lines[-1] if lines else f"pytest exited {result.returncode}"
+    except subprocess.TimeoutExpired:
+        outcome = f"stopped by the {timeout:.0f} s timeout (counters cover the examples that finished)"
+    return outcome, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="long", help="hypothesis profile (tests/conftest.py)")
+    parser.add_argument("--timeout", type=float, default=2400.0, help="seconds before pytest is stopped")
+    parser.add_argument("--stats", type=Path, help="keep the per-example counters here (JSON lines)")
+    parser.add_argument("--json", action="store_true", help="print the totals as one JSON object")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    args = parser.parse_args(argv)
+    stats_path = args.stats or Path(tempfile.mkstemp(suffix=".jsonl", prefix="soundness-")[1])
+    stats_path.parent.mkdir(parents=True, exist_ok=True)
+    stats_path.write_text("", encoding="utf-8")
+    outcome, seconds = run_suites(args.profile, args.timeout, stats_path, args.pytest_args)
+    overall, per_test = totals(stats_path)
+    if args.json:
+        print(json.dumps({"profile": args.profile, "seconds": round(seconds), "pytest": outcome,
+                          "totals": dict(overall), "per_test": {k: dict(v) for k, v in per_test.items()}}))
+    else:
+        print(f"profile {args.profile}, {seconds:.0f} s: pytest: {outcome}")
+        for key in HEADLINE:
+            print(f"  {key:24s} {overall.get(key, 0):>10,d}")
+        for test, counts in sorted(per_test.items()):
+            print(f"  [{test}] " + ", ".join(f"{key} {value:,d}" for key, value in sorted(counts.items())))
+        print(f"counters: {stats_path}")
+    return 1 if overall.get("over_claims", 0) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

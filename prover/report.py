@@ -1,0 +1,233 @@
+"""`zoo report`: prove and check every strategy on every model of a zoo, in parallel and resumably.
+
+One model is one task: a worker loads it once and runs the strategies in registry order, so per-model
+work that strategies share (the subcubic family caches its tables and decompositions per model) is
+done once. A strategy's certificate in ``<out>/certs/<model>/`` is reused when the checker still finds
+it VALID (the checker re-reads the model and recomputes its digest, so the certificate of a retrained
+model is ERROR); otherwise the strategy is proved again and the certificate atomically replaced.
+Only the checker's verdicts count: a bound is a VALID certificate's claim / V^n, and the relative
+bound divides it by the model's brute-force accuracy (brute force therefore always runs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import multiprocessing
+import re
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from certificates.atomic import write_bytes_atomic
+from certificates.codec import read_certificate, write_certificate
+from certificates.model_file import ModelWeights, load_model
+from checker.verify import ERROR, VALID, Verdict, max_trace_elements, verify
+from prover import strategies
+from prover.certify import prove
+from prover.eqke_errors import ErrorRow, eqke_error_rows
+from prover.progress import progress
+from prover.prove_cli import certificate_filename
+
+BRUTE_FORCE = "brute-force"
+
+RESULT_FIELDS = (
+    "model", "seed", "strategy", "family", "verdict", "certified_count", "claimed", "bound",
+    "relative_bound", "checker_flops", "prove_seconds", "check_seconds", "device", "message",
+)
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """One strategy on one model: the checker's verdict on its certificate and how that was made."""
+
+    strategy: str
+    family: str
+    verdict: Verdict
+    prove_seconds: float
+    device: str
+    reused: bool = False
+
+    @property
+    def bound(self) -> float | None:
+        """The certified accuracy lower bound (VALID verdicts only)."""
+        bound = self.verdict.bound
+        return None if bound is None else float(bound)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Every strategy run on one model, and the model's EQKE error-term table."""
+
+    model: str
+    seed: int | None
+    runs: list[StrategyRun]
+    eqke_errors: list[ErrorRow]
+
+    @property
+    def accuracy(self) -> float | None:
+        """The brute-force bound: the model's exact accuracy up to ties (None unless VALID)."""
+        return next((run.bound for run in self.runs if run.strategy == BRUTE_FORCE), None)
+
+    def relative(self, run: StrategyRun) -> float | None:
+        """``run``'s bound divided by the brute-force accuracy (None when either is missing)."""
+        accuracy = self.accuracy
+        return None if run.bound is None or not accuracy else run.bound / accuracy
+
+
+def prove_and_check(
+    weights: ModelWeights, model_path: Path, strategy: strategies.StrategyInfo, path: Path, device: torch.device
+) -> StrategyRun:
+    """Prove ``strategy``, write its certificate to ``path`` (atomically) and check it."""
+    certificate, _ = prove(weights, strategy, device)
+    write_certificate(path, certificate)
+    return _run(strategy, verify(path, model_path), certificate.info, reused=False)
+
+
+def _run(strategy: strategies.StrategyInfo, verdict: Verdict, info: dict, *, reused: bool) -> StrategyRun:
+    """A run with the proving seconds and device its certificate records (NaN and "?" where it does not)."""
+    seconds = info.get("seconds")
+    seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
+    return StrategyRun(strategy.name, strategy.family, verdict, seconds, str(info.get("device", "?")), reused)
+
+
+def check_or_prove(
+    weights: ModelWeights, model_path: Path, strategy: strategies.StrategyInfo, path: Path, device: torch.device
+) -> StrategyRun:
+    """Reuse the certificate at ``path`` if the checker finds it VALID, else prove and check anew.
+
+    A prover failure becomes an ERROR row with its message rather than ending the whole report.
+    """
+    if path.exists():
+        verdict = verify(path, model_path)
+        if verdict.status == VALID:
+            info = read_certificate(path, max_array_elements=max_trace_elements(weights)).info
+            return _run(strategy, verdict, info, reused=True)
+    try:
+        return prove_and_check(weights, model_path, strategy, path, device)
+    except Exception as error:  # one failing strategy must not lose the rest of the zoo
+        verdict = Verdict(ERROR, str(path), str(model_path), message=f"prover failed: {type(error).__name__}: {error}")
+        return StrategyRun(strategy.name, strategy.family, verdict, 0.0, device.type)
+
+
+def model_seed(path: Path) -> int | None:
+    """The training seed in a zoo file name (``max4-v64-d32-seed123.safetensors`` gives 123), or None."""
+    match = re.search(r"-seed(\d+)$", path.stem)
+    return None if match is None else int(match.group(1))
+
+
+def report_model(model_path: Path, cert_dir: Path, names: list[str], device: str) -> ModelReport:
+    """Run the strategies ``names`` on one model, reusing VALID certificates in ``cert_dir``."""
+    weights = load_model(model_path)
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    torch_device = torch.device(device)
+    runs = []
+    for name in names:
+        strategy = strategies.lookup(name)
+        assert strategy is not None, name
+        runs.append(check_or_prove(weights, model_path, strategy, cert_dir / certificate_filename(name), torch_device))
+    return ModelReport(model_path.stem, model_seed(model_path), runs, eqke_error_rows(weights, torch_device))
+
+
+def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) -> list[Path]:
+    """The model files of ``models_dir``: those of ``seeds`` in that order, then the others by name.
+
+    ``subset`` keeps the first that many. Raises ValueError when there is none.
+    """
+    position = {seed: index for index, seed in enumerate(seeds)}
+
+    def key(path: Path) -> tuple[int, str]:
+        return position.get(model_seed(path), len(position)), path.name
+
+    paths = sorted(models_dir.glob("*.safetensors"), key=key)
+    if not paths:
+        raise ValueError(f"no model files (*.safetensors) in {models_dir}")
+    return paths[:subset]
+
+
+def strategy_names(selected: list[strategies.StrategyInfo] | None) -> list[str]:
+    """Registry order of the selected strategies (default: all), brute force always included."""
+    chosen = {s.name for s in selected} if selected is not None else None
+    return [
+        s.name for s in strategies.all_strategies() if chosen is None or s.name in chosen or s.name == BRUTE_FORCE
+    ]
+
+
+def run_models(
+    model_paths: list[Path], cert_root: Path, names: list[str], *, device: str, jobs: int, show_progress: bool | None
+) -> list[ModelReport]:
+    """:func:`report_model` on each model, ``jobs`` models at a time; reports in the order of ``model_paths``."""
+    tasks = [(path, cert_root / path.stem, names, device) for path in model_paths]
+    # One torch thread per model, in process or in a worker: `jobs` models use `jobs` cores, and on a
+    # shared machine a second thread per model costs more in contention than it gains (brute force 6x).
+    if jobs == 1 or len(tasks) == 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return [report_model(*task) for task in progress(tasks, desc="models", enabled=show_progress)]
+        finally:
+            torch.set_num_threads(threads)
+    # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
+    context = multiprocessing.get_context("spawn")
+    reports: dict[Path, ModelReport] = {}
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)), mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+    ) as pool:
+        futures = {pool.submit(report_model, *task): task[0] for task in tasks}
+        for future in progress(as_completed(futures), total=len(futures), desc="models", enabled=show_progress):
+            reports[futures[future]] = future.result()
+    return [reports[path] for path in model_paths]
+
+
+def run_report(
+    models_dir: Path, out_dir: Path, *, seeds: list[int], selected: list[strategies.StrategyInfo] | None,
+    subset: int | None, device: str, jobs: int, show_progress: bool | None = None,
+) -> list[ModelReport]:
+    """Run the selected strategies on the zoo's models (:func:`zoo_models`); write ``results.csv``."""
+    paths = zoo_models(models_dir, seeds, subset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = run_models(
+        paths, out_dir / "certs", strategy_names(selected), device=device, jobs=jobs, show_progress=show_progress
+    )
+    write_results_csv(out_dir / "results.csv", reports)
+    return reports
+
+
+def _number(value: float | None, digits: int = 10) -> str:
+    return "" if value is None else f"{value:.{digits}g}"
+
+
+def result_rows(reports: list[ModelReport]) -> Iterator[dict[str, str]]:
+    """One ``results.csv`` row (fields :data:`RESULT_FIELDS`) per (model, strategy)."""
+    for report in reports:
+        for run in report.runs:
+            verdict = run.verdict
+            yield {
+                "model": report.model,
+                "seed": "" if report.seed is None else str(report.seed),
+                "strategy": run.strategy,
+                "family": run.family,
+                "verdict": verdict.status,
+                "certified_count": "" if verdict.certified_count is None else str(verdict.certified_count),
+                "claimed": "" if verdict.claimed is None else str(verdict.claimed),
+                "bound": _number(run.bound),
+                "relative_bound": _number(report.relative(run)),
+                "checker_flops": str(verdict.flops),
+                "prove_seconds": f"{run.prove_seconds:.3f}",
+                "check_seconds": f"{verdict.seconds:.3f}",
+                "device": run.device,
+                "message": verdict.message,
+            }
+
+
+def write_results_csv(path: Path, reports: list[ModelReport]) -> None:
+    """Write ``results.csv`` atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(result_rows(reports))
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))

@@ -1,0 +1,135 @@
+"""`zoo report` on two tiny models: every output, resuming, re-proving stale certificates, parallel runs."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from certificates.codec import read_certificate, write_certificate
+from checker.verify import max_trace_elements
+from prover import report, zoo_cli
+from prover.prove_cli import certificate_filename, resolve_strategies
+from tests.model_factory import random_tensors, write_model
+
+SEEDS = (7, 3)  # the seeds file lists 7 first, so the report puts seed 7 first although "3" sorts first
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> Path:
+    """A directory with two tiny models (V=5, n=4) and a seeds file; the models are in ``zoo/models``."""
+    root = tmp_path_factory.mktemp("zoo")
+    (root / "models").mkdir()
+    for seed in SEEDS:
+        write_model(root / "models" / f"max4-v5-d4-seed{seed}.safetensors", random_tensors(seed, vocab=5, n_ctx=4))
+    (root / "seeds.txt").write_text("# order of the zoo\n" + "\n".join(map(str, SEEDS)) + "\n")
+    return root
+
+
+def _report(zoo: Path, out: Path, *extra: str) -> int:
+    return zoo_cli.main([
+        "report", "--models", str(zoo / "models"), "--out", str(out), "--seeds-file", str(zoo / "seeds.txt"),
+        "--strategy", "cubic", "--device", "cpu", "--no-progress", *extra,
+    ])
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "results.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def reported(zoo, tmp_path_factory) -> Path:
+    """The report directory of one finished run."""
+    out = tmp_path_factory.mktemp("report")
+    assert _report(zoo, out) == 0
+    return out
+
+
+def _certificates(out: Path) -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in sorted((out / "certs").rglob("*.cert"))}
+
+
+def test_report_writes_every_file(reported):
+    for name in ("results.csv", "table.md", "pareto.png", "eqke-errors.md"):
+        assert (reported / name).stat().st_size > 0, name
+    assert (reported / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    assert len(_certificates(reported)) == 4
+
+
+def test_results_rows_are_checked_and_below_brute_force(reported):
+    rows = _rows(reported)
+    assert [(row["seed"], row["strategy"]) for row in rows] == [
+        (str(seed), strategy) for seed in SEEDS for strategy in ("brute-force", "cubic")
+    ]
+    accuracy = {row["seed"]: float(row["bound"]) for row in rows if row["strategy"] == "brute-force"}
+    for row in rows:
+        assert row["verdict"] == "VALID", row
+        assert int(row["certified_count"]) >= int(row["claimed"])
+        assert Fraction(int(row["claimed"]), 5**4) == pytest.approx(float(row["bound"]))
+        assert float(row["bound"]) <= accuracy[row["seed"]]
+        assert float(row["relative_bound"]) <= 1.0
+        assert int(row["checker_flops"]) > 0 and row["device"] == "cpu"
+
+
+def test_table_has_the_paper_column(reported):
+    table = (reported / "table.md").read_text()
+    assert "paper (151 models)" in table and "2 models" in table and "cost model v1" in table
+    assert "| brute-force accuracy | 2/2 |" in table and "0.9992 ± 0.0015" in table
+    assert "| cubic (relative bound) | 2/2 |" in table and "0.9853 ± 0.0038" in table
+
+
+def test_eqke_error_table(reported):
+    table = (reported / "eqke-errors.md").read_text()
+    for label in ("exact max row diff", "2 max|Err|", "max row diff on the subproduct", "recursive max row diff"):
+        assert f"| {label} |" in table
+
+
+def test_resume_reuses_certificates(zoo, reported, tmp_path):
+    out = tmp_path / "report"
+    shutil.copytree(reported, out)
+    before = _certificates(out)
+    reports = report.run_report(
+        zoo / "models", out, seeds=list(SEEDS), selected=resolve_strategies(["cubic"]), subset=None, device="cpu",
+        jobs=1, show_progress=False,
+    )
+    assert all(run.reused and run.verdict.status == "VALID" for model in reports for run in model.runs)
+    assert _certificates(out) == before
+    assert _rows(out) == [{**row, "check_seconds": new["check_seconds"]} for row, new in zip(
+        _rows(reported), _rows(out), strict=True)]
+
+
+def test_tampered_certificate_is_reproved(zoo, reported, tmp_path):
+    out = tmp_path / "report"
+    shutil.copytree(reported, out)
+    stem = f"max4-v5-d4-seed{SEEDS[0]}"
+    tampered = out / "certs" / stem / certificate_filename("cubic")
+    weights = write_model(tmp_path / "copy.safetensors", random_tensors(SEEDS[0], vocab=5, n_ctx=4))
+    certificate = read_certificate(tampered, max_array_elements=max_trace_elements(weights))
+    write_certificate(tampered, replace(certificate, claim_correct=certificate.claim_correct + 1))
+    before = _certificates(out)
+    assert _report(zoo, out) == 0
+    after = _certificates(out)
+    assert [path for path in before if before[path] != after[path]] == [tampered]
+    assert read_certificate(tampered, max_array_elements=max_trace_elements(weights)).claim_correct == (
+        certificate.claim_correct
+    )
+    assert all(row["verdict"] == "VALID" for row in _rows(out))
+
+
+def test_subset_and_parallel_jobs(zoo, reported, tmp_path):
+    out = tmp_path / "report"
+    assert _report(zoo, out, "--subset", "1") == 0
+    assert {row["seed"] for row in _rows(out)} == {str(SEEDS[0])}
+    assert _report(zoo, out, "--jobs", "2") == 0
+    columns = ("seed", "strategy", "verdict", "claimed", "bound", "relative_bound", "checker_flops")
+    assert [[row[c] for c in columns] for row in _rows(out)] == [[row[c] for c in columns] for row in _rows(reported)]
+
+
+def test_no_models_is_one_line_error(tmp_path, capsys):
+    assert zoo_cli.main(["report", "--models", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().startswith("zoo: error: no model files")
