@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 from certificates.codec import Certificate, read_certificate
@@ -17,7 +17,7 @@ from certificates.model_file import ModelWeights, load_model
 from checker import flops, strategies
 from checker.fpenv import assert_fp_environment
 from checker.replay import InvalidCertificate
-from checker.tables import compute_tables
+from checker.tables import Tables, compute_tables
 
 VALID, INVALID, ERROR = "VALID", "INVALID", "ERROR"
 EXIT_CODES = {VALID: 0, INVALID: 1, ERROR: 2}
@@ -74,7 +74,7 @@ def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -
         verdict.total = weights.d_vocab**weights.n_ctx
         with flops.counting() as counter:
             try:
-                result = replay(certificate, weights, compute_tables(weights))
+                result = replay(certificate, weights, tables_of(weights))
                 _check_count(result.certified_count, certificate.claim_correct)
                 verdict.status, verdict.certified_count, verdict.notes = VALID, result.certified_count, result.notes
             except InvalidCertificate as invalid:
@@ -85,6 +85,33 @@ def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -
         verdict.status, verdict.message = ERROR, str(error)
     verdict.seconds = time.perf_counter() - start
     return verdict
+
+
+_TABLE_CACHE: dict[tuple[str, Fraction], tuple[Tables, int]] = {}
+_TABLE_CACHE_SIZE = 4
+
+
+def tables_of(weights: ModelWeights) -> Tables:
+    """The exact tables of ``weights``, computed once per process and model, charged on every use.
+
+    The tables are a function of the tensors (named by the digest) and the attention scale, so a
+    cached copy is what :func:`compute_tables` would return again; its arrays are made read-only and its
+    FLOPs are charged to every replay that uses it, so the proof length does not depend on the cache.
+    """
+    key = (weights.digest, weights.attn_scale_squared)
+    if key not in _TABLE_CACHE:
+        with flops.counting() as counter:
+            tables = compute_tables(weights)
+        for field in fields(tables):
+            interval = getattr(tables, field.name)
+            interval.lo.setflags(write=False)
+            interval.hi.setflags(write=False)
+        if len(_TABLE_CACHE) >= _TABLE_CACHE_SIZE:
+            _TABLE_CACHE.pop(next(iter(_TABLE_CACHE)))
+        _TABLE_CACHE[key] = (tables, counter.flops)
+    tables, cost = _TABLE_CACHE[key]
+    flops.charge(cost)
+    return tables
 
 
 def _check_statement(certificate: Certificate, weights: ModelWeights) -> None:

@@ -5,7 +5,7 @@ A strategy draws a :class:`ModelSpec` (plain numbers, so hypothesis shrinks and 
 
 * ``random``: Gaussian weights at several scales, with or without biases;
 * ``trained``: tiny Max-of-n models trained for a few hundred steps (:func:`prover.training.train_model`);
-* ``planted``: a random or trained model whose ``W_U[j, m]`` and ``b_U[m]`` are retuned so that one drawn
+* ``planted``: a random or trained model whose ``W_U[:, m]`` and ``b_U[m]`` are retuned so that one drawn
   sequence (max m) is right or wrong by a relative margin from 2^-30 down to 2^-56, a few float64 ulps (in
   the spirit of SoundnessBench: failures a sloppy verifier would certify);
 * ``tied``: logits that tie exactly in real arithmetic (duplicated unembedding columns, duplicated
@@ -38,8 +38,6 @@ EXTREME_VARIANTS = ("huge", "tiny", "mixed", "subnormal")
 PLANTED_EXPONENTS = (30, 40, 46, 50, 53, 56)
 """A planted margin is 2^-e of the sequence's largest logit: from comfortable (2^-30) to a few float64
 ulps (2^-56), where only a correct rounding-error analysis tells right from wrong."""
-PLANT_CANDIDATES = 1 << 10
-"""Float32 neighbours of the retuned ``W_U`` entry tried on each side when planting."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def planted_models(draw: st.DrawFn) -> ModelSpec:
     """A random or trained model with one sequence right or wrong by a tiny relative margin."""
     base = draw(st.one_of(random_models(), trained_models()))
     return replace(
-        base, kind="planted", base=base.kind,
+        base, kind="planted", base=base.kind, d_model=max(2, base.d_model),
         planted=draw(st.integers(0, base.vocab**base.n_ctx - 1)), planted_sign=draw(st.sampled_from([-1, 1])),
         planted_exponent=draw(st.sampled_from(PLANTED_EXPONENTS)),
     )
@@ -214,15 +212,14 @@ def extreme(tensors: dict[str, np.ndarray], variant: str, seed: int) -> dict[str
 
 
 def plant(tensors: dict[str, np.ndarray], weights: ModelWeights, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Retune ``W_U[j, m]`` and ``b_U[m]`` (m the max of the planted sequence) so that the sequence's margin
-    ``logit_m - max_{y != m} logit_y`` is ``sign * 2^-planted_exponent * scale`` to within 2^-57 scale
-    (scale = the largest magnitude of the other logits, which the retuning leaves alone).
+    """Retune ``W_U[j1, m]``, ``W_U[j2, m]`` and ``b_U[m]`` (m the max of the planted sequence) so that the
+    sequence's margin ``logit_m - max_{y != m} logit_y`` is ``sign * 2^-planted_exponent * scale`` to within
+    about 2^-70 scale (scale = the largest magnitude of the other logits, which the retuning leaves alone).
 
-    ``logit_m = rest + r W_U[j, m] + b_U[m]`` exactly, with ``r`` the final residual's component j (the
-    largest), and the attention and the other logits do not depend on these two entries. ``W_U[j, m]``
-    takes the float32 value among PLANT_CANDIDATES neighbours of the ideal one that leaves the smallest
-    remainder for ``b_U[m]``; that remainder is about 2^-34 scale, so its float32 rounding error is about
-    2^-59 scale. Every quantity is evaluated in 200-bit arithmetic.
+    ``logit_m = rest + r1 W_U[j1, m] + r2 W_U[j2, m] + b_U[m]`` exactly (r the final residual, j1 and j2 its
+    two largest components), and the attention does not depend on these entries. Each of the three
+    float32 entries absorbs what the previous one left over, to float32 precision: the remainders shrink
+    by about 2^-24 at each step. Every quantity is evaluated in 200-bit arithmetic. Needs d_model >= 2.
     """
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     sequence = tuple(int(t) for t in np.unravel_index(spec.planted, (vocab,) * n_ctx))
@@ -231,31 +228,19 @@ def plant(tensors: dict[str, np.ndarray], weights: ModelWeights, spec: ModelSpec
     b_u = tensors.get("unembed.b_U", np.zeros(vocab, np.float32)).copy()
     with mpmath.workprec(PRECISIONS[0]):
         final, logits = sequence_forward(weights, sequence)
-        column = int(np.argmax([abs(value) for value in final]))
-        r = final[column]
-        if r == 0:  # the residual is zero: the unembedding cannot move this sequence's logits
-            return tensors
+        columns = [int(j) for j in np.argsort([-abs(value) for value in final])[:2]]
+        if len(columns) < 2 or final[columns[1]] == 0:
+            raise ValueError("planting needs two nonzero components of the final residual")
         scale = max(abs(logits[y]) for y in range(vocab) if y != label) or mpmath.mpf(1)
-        rest = logits[label] - r * float(w_u[column, label]) - float(b_u[label])
-        target = max(logits[y] for y in range(vocab) if y != label) + spec.planted_sign * mpmath.ldexp(
+        remainder = max(logits[y] for y in range(vocab) if y != label) + spec.planted_sign * mpmath.ldexp(
             scale, -spec.planted_exponent)
-        ideal = np.float32(float((target - rest) / r))
-        candidates = _float32_neighbours(ideal, np.arange(-PLANT_CANDIDATES, PLANT_CANDIDATES + 1))
-        remainders = [target - rest - r * float(w) for w in candidates]
-        best = int(np.argmin([abs(value) for value in remainders]))
-        w_u[column, label], b_u[label] = candidates[best], np.float32(float(remainders[best]))
+        # what the three entries must add up to, then each absorbs what the previous one left over
+        remainder -= logits[label] - float(b_u[label]) - sum(final[j] * float(w_u[j, label]) for j in columns)
+        for column in columns:
+            w_u[column, label] = np.float32(float(remainder / final[column]))
+            remainder -= final[column] * float(w_u[column, label])
+        b_u[label] = np.float32(float(remainder))
     return {**tensors, "unembed.W_U": w_u, "unembed.b_U": b_u}
-
-
-def _float32_neighbours(value: np.float32, steps: np.ndarray) -> np.ndarray:
-    """The finite float32 values ``steps`` representable numbers away from ``value`` (ordered by value)."""
-    bits = np.array([value], dtype=np.float32).view(np.int32).astype(np.int64)[0]
-    # Map the sign-magnitude bit pattern to a monotone integer line, step, and map back.
-    line = bits if bits >= 0 else -(bits & 0x7FFFFFFF)
-    moved = line + steps
-    patterns = np.where(moved >= 0, moved, (-moved) | 0x80000000).astype(np.uint32).view(np.int32)
-    result = patterns.view(np.float32)
-    return result[np.isfinite(result)]
 
 
 def planted_margin(model: GeneratedModel) -> float:

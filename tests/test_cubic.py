@@ -191,13 +191,14 @@ def prove_and_check(directory: Path, model_path: Path, weights: ModelWeights, st
     return certificate, path, verify(path, model_path)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4)
 def cached_worst_differences(model_path: Path, digest: str) -> np.ndarray:
     """:func:`worst_differences` of a model file, computed once per file content."""
     return worst_differences(load_model(model_path))
 
 
 def claimed_good(certificate: Certificate) -> np.ndarray:
+    """The certificate's claimed-good case mask [q, m, k, c]."""
     return next(step for step in certificate.trace if step.step == "bounds").arrays["good"]
 
 

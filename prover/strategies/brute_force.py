@@ -51,7 +51,7 @@ def all_margins(proof_input: ProofInput) -> torch.Tensor:
             free = range(outer, n_ctx - 1)
             logits = sum(values[t, p] for t, p in fixed) + _outer_sum([values[:, p] for p in free])
             total = sum(attention[t, p] for t, p in fixed) + _outer_sum([attention[:, p] for p in free])
-            label = torch.clamp(grid_max, min=max(query, *prefix))[..., None]
+            label = torch.clamp(grid_max, min=max((query, *prefix)))[..., None]
             correct = logits.gather(-1, label).squeeze(-1)
             others = logits.scatter(-1, label, float("-inf")).amax(dim=-1)
             margins[(*prefix, ..., query)] = ((correct - others) / total).cpu()
