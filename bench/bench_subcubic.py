@@ -4,7 +4,8 @@ For each model: every ``subcubic/...`` strategy is proved (CPU) and its certific
 gives the total prove and check seconds, the slowest configuration, the largest checker FLOP count of
 each family beside the cubic proof's, and the best bound of each family relative to the model's
 accuracy (the checker's rigorous brute force, exact up to exact ties), with the published ``(m - g)``
-counting beside ours.
+counting beside ours. Check seconds are measured in one process, where :func:`checker.verify.verify`
+reuses the exact tables after the first certificate; a cold ``check`` adds about 0.2 s for them.
 Over several models it prints the paper's figure: the mean +- standard deviation over models of each
 family's best relative bound.
 

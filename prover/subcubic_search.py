@@ -36,7 +36,8 @@ from checker.tables import Tables
 def round_up32(values: np.ndarray) -> np.ndarray:
     """The smallest float32 >= each value (inf above the float32 range; NaN stays NaN)."""
     values = np.asarray(values, dtype=np.float64)
-    rounded = values.astype(np.float32)
+    with np.errstate(over="ignore"):
+        rounded = values.astype(np.float32)
     return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
 
 
@@ -65,6 +66,15 @@ def _remove(matrix: torch.Tensor, direction: torch.Tensor, side: str) -> torch.T
     return matrix - torch.outer(matrix @ direction, direction)
 
 
+def finite_direction(vector: torch.Tensor) -> np.ndarray:
+    """The vector as float64, or the first unit vector if it is not finite (any hint is sound; a
+    certificate holds only finite numbers)."""
+    values = vector.cpu().numpy().astype("<f8")
+    if np.isfinite(values).all():
+        return values
+    return np.eye(1, values.size, dtype="<f8")[0]
+
+
 def eqke_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[str, np.ndarray]:
     """Directions for an attention-error knob's decomposition (:mod:`checker.strategies.subcubic_eqke`)."""
     if knob not in SVD_DECOMPOSITION and knob not in SUBPRODUCT_DECOMPOSITION:
@@ -88,7 +98,7 @@ def eqke_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[s
         uq = _top_right(_remove(p0a, q2, "left")[:, :-1])
         uk = _top_left(_remove(p3a, k2, "right"))
         hints = {"q1": q1, "q2": q2, "k1": k1, "k2": k2, "uq": uq, "uk": uk}
-    return {name: value.cpu().numpy().astype("<f8") for name, value in hints.items()}
+    return {name: finite_direction(value) for name, value in hints.items()}
 
 
 def direct_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[str, np.ndarray]:
@@ -98,7 +108,7 @@ def direct_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict
     queries = _float64(weights.W_E, device) + _float64(weights.W_pos, device)[-1]
     direction = _top_right(queries)
     d0 = (queries @ direction).mean() * direction
-    return {"d0": d0.cpu().numpy().astype("<f8")}
+    return {"d0": finite_direction(d0)}
 
 
 # ----------------------------------------------------------------------------- gaps and claims
@@ -191,12 +201,13 @@ def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, grid: tu
 def average_attention(
     cases: tuple[np.ndarray, ...], alpha_lo: np.ndarray, chosen: np.ndarray, grid: tuple[int, int, int]
 ) -> np.ndarray:
-    """``abar[m, c]``: mean over q of the lower attention claim at the chosen gap (the largest if none)."""
+    """``abar[m, c]``: mean over q of the (finite) lower attention claim at the chosen gap (the largest if
+    none); 1 where there is none."""
     q, m, c, g = cases
     largest = np.zeros(grid, dtype=np.int64)
     np.maximum.at(largest, (q, m, c), g)
     target = np.where(chosen[q, m, c] > 0, chosen[q, m, c], largest[q, m, c])
-    picked = (g == target) & ~((q == m) & (c == 0))
+    picked = (g == target) & ~((q == m) & (c == 0)) & np.isfinite(alpha_lo)
     totals, counts = np.zeros(grid[1:]), np.zeros(grid[1:])
     np.add.at(totals, (m[picked], c[picked]), alpha_lo[picked])
     np.add.at(counts, (m[picked], c[picked]), 1.0)

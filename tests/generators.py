@@ -36,8 +36,8 @@ TIE_VARIANTS = ("unembed-columns", "embed-rows", "zero-values", "zero-values+une
                 "zero-unembed", "zero-positions+embed-rows")
 EXTREME_VARIANTS = ("huge", "tiny", "mixed", "subnormal")
 PLANTED_EXPONENTS = (30, 40, 46, 50, 53, 56)
-"""A planted margin is 2^-e of the sequence's largest logit: from comfortable (2^-30) to a few float64
-ulps (2^-56), where only a correct rounding-error analysis tells right from wrong."""
+"""A planted margin is 2^-e of the largest magnitude among the sequence's other logits: from comfortable
+(2^-30) to a few float64 ulps (2^-56), where only a correct rounding-error analysis tells right from wrong."""
 
 
 @dataclass(frozen=True)

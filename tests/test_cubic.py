@@ -244,15 +244,13 @@ def test_extreme_slot_sums_enclose_subset_extremes_for_any_order(data, length, r
     assert np.allclose(tight_smallest.hi, sorted_sums, rtol=1e-14, atol=0)
 
 
-@given(parts=st.lists(st.lists(st.fractions(0, 10, max_denominator=1000), min_size=2, max_size=2), min_size=2,
-                      max_size=4))
+@given(parts=st.lists(st.lists(st.floats(0, 10), min_size=2, max_size=2), min_size=2, max_size=4))
 def test_shares_enclose_exact_ratios(parts):
-    lo = np.array([float(min(pair)) for pair in parts])
-    hi = np.array([float(max(pair)) for pair in parts])
-    enclosure = shares(Interval(lo, hi))
-    exact = [Fraction(v) for v in lo]
-    total = sum(exact)
-    for index, value in enumerate(exact):
+    """The enclosure holds at every point of the box, here at the corners given by each pair's first entry."""
+    enclosure = shares(Interval(np.array([min(pair) for pair in parts]), np.array([max(pair) for pair in parts])))
+    point = [Fraction(pair[0]) for pair in parts]
+    total = sum(point)
+    for index, value in enumerate(point):
         if total > 0:
             assert Fraction(enclosure.lo[index]) <= value / total <= Fraction(enclosure.hi[index])
 
@@ -327,6 +325,20 @@ def test_checked_bound_never_exceeds_exact_accuracy(tmp_path_factory, spec, stra
     assert verdict.status == "VALID", verdict.message
     covered = covered_sequences(claimed_good(certificate))
     assert verdict.certified_count == certificate.claim_correct == int(covered.sum())
+    assert_covered_are_correct(model_path, weights, covered)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(("vocab", "n_ctx"), [(1, 2), (1, 4), (2, 2), (2, 5)])
+def test_tiny_vocabularies(tmp_path, strategy, vocab, n_ctx):
+    """d_vocab = 1 has no wrong logit (its one sequence is correct); d_vocab = 2 has one."""
+    spec = {"seed": 5, "vocab": vocab, "n_ctx": n_ctx, "d_model": 3, "scale": 1.0, "biases": True, "tie": "none",
+            "nudge": False}
+    model_path, weights = build(tmp_path, spec)
+    certificate, _, verdict = prove_and_check(tmp_path, model_path, weights, strategy)
+    assert verdict.status == "VALID", verdict.message
+    covered = covered_sequences(claimed_good(certificate))
+    assert verdict.certified_count == int(covered.sum()) >= (1 if vocab == 1 else 0)
     assert_covered_are_correct(model_path, weights, covered)
 
 

@@ -81,12 +81,21 @@ def proven_bytes(weights: ModelWeights, strategy: StrategyInfo) -> bytes:
 
 
 def proven_bytes_or_none(weights: ModelWeights, strategy: StrategyInfo, current: Tally) -> bytes | None:
-    """:func:`proven_bytes`, or None (counted as ``prover_failures``) when the prover raises or emits a
-    certificate the codec refuses: the checker's soundness is then untested on this pair, and the prover's
-    robustness is a property of its own (``test_the_prover_certifies_or_declines_every_model``)."""
+    """:func:`proven_bytes`, or None when the prover declines (a ValueError from the strategy, counted as
+    ``prover_declined``) or fails otherwise (any other exception, or a certificate the codec refuses:
+    ``prover_failures``). The checker's soundness is then untested on this pair; the prover's robustness
+    is a property of its own (``test_the_prover_certifies_or_declines_every_model``)."""
     try:
-        return proven_bytes(weights, strategy)
-    except Exception:  # any prover failure: the robustness property reports it
+        certificate, _ = prove(weights, strategy, torch.device("cpu"))
+    except ValueError:
+        current.add(prover_declined=1)
+        return None
+    except Exception:  # any other prover failure: the robustness property reports it
+        current.add(prover_failures=1)
+        return None
+    try:
+        return encode_certificate(certificate)
+    except ValueError:
         current.add(prover_failures=1)
         return None
 

@@ -75,7 +75,16 @@ def logit_paths(tables: Tables) -> LogitPaths:
     eupu = tables.eupu[:, others] - tables.eupu[:, tokens][:, :, None]
     evou = tables.evou[:, others] - tables.evou[:, tokens][:, :, None]
     ov = evou + pi[None]
-    return LogitPaths(eupu=eupu, evou=evou, pi=pi, ov=ov, u=eupu.max(axis=2), h=ov.max(axis=2))
+    return LogitPaths(eupu=eupu, evou=evou, pi=pi, ov=ov, u=max_over_outputs(eupu), h=max_over_outputs(ov))
+
+
+def max_over_outputs(values: Interval) -> Interval:
+    """The maximum over the last axis (the wrong outputs ``y != m``); ``-inf`` exactly when there is none
+    (``d_vocab = 1``: no wrong logit to beat, so every claimed bound is valid)."""
+    if values.shape[-1] == 0:
+        nothing = np.full(values.shape[:-1], -np.inf)
+        return Interval(nothing, nothing.copy())
+    return values.max(axis=-1)
 
 
 def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
@@ -117,7 +126,7 @@ def case_bounds(
 
     all_max = (c == 0) & (q == m)
     mm = m[all_max]
-    enclosure = (paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm]).max(axis=1)
+    enclosure = max_over_outputs(paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm])
     lo[all_max], hi[all_max] = enclosure.lo, enclosure.hi
 
     token_weights, position_weights, query_weights = softmax_factors(tables)
@@ -135,7 +144,7 @@ def case_bounds(
         + attention[MAX][:, None] * paths.evou[ms, ms]
         + attention[QUERY][:, None] * paths.evou[qs, ms]
     )
-    enclosure = logits.max(axis=1)
+    enclosure = max_over_outputs(logits)
     lo[single], hi[single] = enclosure.lo, enclosure.hi
 
     copies = c > 0

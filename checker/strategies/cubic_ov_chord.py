@@ -39,7 +39,15 @@ from checker.interval import Interval
 from checker.replay import InvalidCertificate, Trace
 from checker.strategies import ReplayResult, register
 from checker.strategies.cubic import BOUND_STEP, accept_claims, case_index, read_claims, read_orderings
-from checker.strategies.cubic_bounds import MAX, OTHER, QUERY, LogitPaths, case_bounds, logit_paths
+from checker.strategies.cubic_bounds import (
+    MAX,
+    OTHER,
+    QUERY,
+    LogitPaths,
+    case_bounds,
+    logit_paths,
+    max_over_outputs,
+)
 from checker.tables import Tables
 
 NAME = "cubic-ov-chord"
@@ -78,7 +86,7 @@ def chord_coefficient(paths: LogitPaths, weight: np.ndarray) -> Interval:
     mixed = own[None, :, None, :] * own_weight[None, :, :, None]
     mixed = mixed + paths.ov[:, :, None, :] * weight[None, :, :, None]
     own_max = paths.h[tokens, tokens][None, :, None]
-    return own_max + (mixed.max(axis=3) - own_max) / weight[None]
+    return own_max + (max_over_outputs(mixed) - own_max) / weight[None]
 
 
 def share_ratio_upper(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:

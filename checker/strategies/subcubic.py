@@ -136,8 +136,8 @@ def replay_subcubic(certificate: Certificate, weights: ModelWeights, tables: Tab
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     trace = Trace(certificate.trace)
     order = read_orderings(trace, weights)
-    if n_ctx < 2:
-        raise InvalidCertificate(EQKE_HINT_STEP, None, None, "the subcubic strategies need n_ctx >= 2")
+    if vocab < 2 or n_ctx < 2:
+        raise InvalidCertificate(EQKE_HINT_STEP, None, None, "the subcubic strategies need d_vocab, n_ctx >= 2")
     eqke_hints = trace.next(EQKE_HINT_STEP, hint_shapes(attention_error, vocab, weights.d_model))
     direct_hints = trace.next(DIRECT_HINT_STEP, direct_hint_shapes(direct, weights.d_model))
     claimed_eps = trace.next(EPS_STEP, {"eps": ((vocab,), "<f4")})["eps"]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 
 from certificates.codec import TraceStep
-from certificates.model_file import ModelWeights
 from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP
 from checker.strategies.cubic_bounds import covered_count, valid_cases
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
@@ -147,11 +146,12 @@ def claim_margin(tables: dict[str, torch.Tensor]) -> float:
 
 
 def claimed_bounds(bounds: torch.Tensor, tables: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``bounds + claim_margin(tables)`` rounded up to float32 (NaN stays NaN)."""
+    """``bounds + claim_margin(tables)`` rounded up to a finite float32 (NaN stays NaN; ``-inf``, the bound
+    when there is no wrong output, becomes the lowest float32)."""
     raised = bounds + claim_margin(tables)
     rounded = raised.to(torch.float32)
     up = torch.nextafter(rounded, torch.full_like(rounded, torch.inf))
-    return torch.where(rounded.to(raised.dtype) < raised, up, rounded)
+    return torch.where(rounded.to(raised.dtype) < raised, up, rounded).clamp(min=torch.finfo(torch.float32).min)
 
 
 def bound_steps(order: torch.Tensor, claimed: torch.Tensor) -> tuple[list[TraceStep], int]:
@@ -165,14 +165,7 @@ def bound_steps(order: torch.Tensor, claimed: torch.Tensor) -> tuple[list[TraceS
     return steps, covered_count(good)
 
 
-def check_vocabulary(weights: ModelWeights) -> None:
-    """The cubic case grid needs a wrong output for every max token."""
-    if weights.d_vocab < 2:
-        raise ValueError("the cubic strategies need d_vocab >= 2")
-
-
 def prove_cubic(proof_input: ProofInput) -> ProofOutput:
-    check_vocabulary(proof_input.weights)
     grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
     steps, count = bound_steps(grid.order, claimed_bounds(grid.bounds(), grid.tables))
     return ProofOutput(claim_correct=count, trace=steps, params={})

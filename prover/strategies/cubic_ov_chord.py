@@ -20,7 +20,6 @@ from prover.strategies.cubic import (
     CaseGrid,
     LogitPaths,
     bound_steps,
-    check_vocabulary,
     claim_margin,
     claimed_bounds,
 )
@@ -63,7 +62,6 @@ def covered_per_max(good: torch.Tensor) -> torch.Tensor:
 
 
 def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
-    check_vocabulary(proof_input.weights)
     grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
     vocab, n_ctx = grid.tables["eqkp"].shape
     ratio = share_ratio(grid)

@@ -47,7 +47,7 @@ from prover.subcubic_search import (
 )
 from prover.tables import torch_tables
 
-_cache: dict[tuple, object] = {}
+_cache: dict[object, object] = {}
 
 
 def _cached(weights: ModelWeights, key: tuple, compute):
