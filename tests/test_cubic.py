@@ -51,23 +51,31 @@ def worst_differences(weights: ModelWeights) -> np.ndarray:
     """float64 ``max_{y != max(x)} (logit_y - logit_max(x))`` for every sequence, shape [V]*n (x_0 first).
 
     SPEC 1 from the raw weights. The key, value and score of a (token, position) pair depend on nothing
-    else, so for each query token the softmax numerator and denominator of all ``V^(n-1)`` sequences are
-    outer sums over the non-query positions.
+    else, so they are tabulated. Small models are then evaluated sequence by sequence (each softmax
+    shifted by its own max score). Large ones use outer sums over the non-query positions per query,
+    shifted by the query's max score over all pairs; that keeps full precision only while no weight
+    nears the subnormal range, which is asserted (score spread < 600).
     """
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     f = {name: torch.tensor(np.asarray(getattr(weights, name)), dtype=torch.float64) for name in (
         "W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_U", "b_Q", "b_K", "b_V", "b_O", "b_U")}
     resid = f["W_E"][:, None, :] + f["W_pos"][None, :, :]  # [t, p, d]
     queries = (resid[:, -1] @ f["W_Q"] + f["b_Q"]) / math.sqrt(weights.attn_scale_squared)  # [q, h]
-    keys = resid @ f["W_K"] + f["b_K"]  # [t, p, h]
+    scores = torch.einsum("qh,tph->qtp", queries, resid @ f["W_K"] + f["b_K"])  # [q, t, p]
     values = ((resid @ f["W_V"] + f["b_V"]) @ f["W_O"]) @ f["W_U"]  # [t, p, y]
     direct = resid[:, -1] @ f["W_U"] + f["b_U"] + f["b_O"] @ f["W_U"]  # [q, y]
+    if vocab**n_ctx <= 1 << 16:
+        tokens = torch.from_numpy(np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T)
+        positions = torch.arange(n_ctx)
+        attention = torch.softmax(scores[tokens[:, -1:], tokens, positions], dim=1)
+        logits = direct[tokens[:, -1]] + torch.einsum("sp,spy->sy", attention, values[tokens, positions])
+        return worst_of(logits, tokens.max(dim=1).values[:, None]).numpy().reshape((vocab,) * n_ctx)
     tokens, free = torch.arange(vocab), n_ctx - 1
     result = torch.empty((vocab,) * n_ctx, dtype=torch.float64)
     logits = torch.empty((vocab,) * n_ctx, dtype=torch.float64)  # [x_0 .. x_{n-2}, y], reused (in place)
     for query in range(vocab):
-        scores = keys @ queries[query]  # [t, p]
-        weight = torch.exp(scores - scores.max())
+        assert scores[query].max() - scores[query].min() < 600
+        weight = torch.exp(scores[query] - scores[query].max())  # [t, p]
         logits.copy_((weight[query, -1] * values[query, -1]).expand_as(logits))
         denominator, label = weight[query, -1], torch.tensor(query)
         for position in range(free):
@@ -77,10 +85,14 @@ def worst_differences(weights: ModelWeights) -> np.ndarray:
             denominator = denominator + weight[:, position].reshape(shape)
             label = torch.maximum(label, tokens.reshape(shape))
         logits.div_(denominator[..., None]).add_(direct[query])
-        label = label.expand((vocab,) * free)[..., None]
-        right = logits.gather(-1, label)[..., 0]
-        result[..., query] = logits.scatter_(-1, label, -torch.inf).amax(dim=-1) - right
+        result[..., query] = worst_of(logits, label.expand((vocab,) * free)[..., None])
     return result.numpy()
+
+
+def worst_of(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """``max_{y != label} logits[..., y] - logits[..., label]`` (overwrites ``logits``)."""
+    right = logits.gather(-1, label)[..., 0]
+    return logits.scatter_(-1, label, -torch.inf).amax(dim=-1) - right
 
 
 def exact_worst_difference(weights: ModelWeights, sequence: tuple[int, ...]) -> mpmath.mpf:
