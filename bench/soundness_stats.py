@@ -3,7 +3,8 @@
 Runs pytest on the soundness-fuzzing and hostile-certificate suites with ``HYPOTHESIS_PROFILE`` (default
 ``long``) and ``SOUNDNESS_STATS`` pointing at a fresh JSON-lines file (one line per test example, see
 ``tests/trust.py``), then prints the totals: models generated, certificates checked, mutations tried,
-over-claims found (must be 0), prover failures, and pytest's outcome. The counters of a run cut short by
+over-claims found (must be 0), prover declines and failures, and pytest's failures and summary (its whole
+output is kept next to the counters, with suffix ``.log``). The counters of a run cut short by
 ``--timeout`` are still totalled (every example writes its line as it finishes).
 
     python bench/soundness_stats.py [--profile long] [--timeout 2400] [--stats out/soundness.jsonl] [--json]
@@ -40,18 +41,23 @@ def totals(stats_path: Path) -> tuple[Counter, dict[str, Counter]]:
     return overall, per_test
 
 
-def run_suites(profile: str, timeout: float, stats_path: Path, extra: list[str]) -> tuple[str, float]:
-    """Run the suites; returns pytest's last summary line (or why it stopped) and the wall seconds."""
+def run_suites(profile: str, timeout: float, stats_path: Path, extra: list[str]) -> tuple[list[str], float]:
+    """Run the suites, keeping pytest's output next to the counters (``.log``); returns pytest's failure
+    lines and summary line (or why it stopped) and the wall seconds."""
     environment = dict(os.environ, HYPOTHESIS_PROFILE=profile, SOUNDNESS_STATS=str(stats_path))
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-W", "ignore", *SUITES, *extra]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *SUITES, *extra]
+    log_path = stats_path.with_suffix(".log")
     start = time.perf_counter()
-    try:
-        result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
-                                timeout=timeout, check=False)
-        lines = [line for line in result.stdout.splitlines() if line.strip()]
-        outcome = lines[-1] if lines else f"pytest exited {result.returncode}"
-    except subprocess.TimeoutExpired:
-        outcome = f"stopped by the {timeout:.0f} s timeout (counters cover the examples that finished)"
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            subprocess.run(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout, check=False)
+            stopped = None
+        except subprocess.TimeoutExpired:
+            stopped = f"stopped by the {timeout:.0f} s timeout (counters cover the examples that finished)"
+    lines = [line for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    outcome = [line for line in lines if line.startswith(("FAILED", "ERROR "))]
+    outcome.append(stopped or (lines[-1] if lines else "no output"))
     return outcome, time.perf_counter() - start
 
 
@@ -72,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"profile": args.profile, "seconds": round(seconds), "pytest": outcome,
                           "totals": dict(overall), "per_test": {k: dict(v) for k, v in per_test.items()}}))
     else:
-        print(f"profile {args.profile}, {seconds:.0f} s: pytest: {outcome}")
+        print(f"profile {args.profile}, {seconds:.0f} s; pytest:")
+        for line in outcome:
+            print(f"  {line}")
         for key in HEADLINE:
             print(f"  {key:24s} {overall.get(key, 0):>10,d}")
         for test, counts in sorted(per_test.items()):
             print(f"  [{test}] " + ", ".join(f"{key} {value:,d}" for key, value in sorted(counts.items())))
-        print(f"counters: {stats_path}")
+        print(f"counters: {stats_path}; pytest output: {stats_path.with_suffix('.log')}")
     return 1 if overall.get("over_claims", 0) else 0
 
 

@@ -68,13 +68,14 @@ def _running_sums(columns: list[Interval], rows: int) -> Interval:
 
 
 def shares(parts: Interval) -> Interval:
-    """Enclosures of ``u_i / sum_j u_j`` for parts ``u`` [K, ...] enclosing NONNEGATIVE reals.
+    """Enclosures of ``u_i / sum_j u_j`` for parts ``u`` [K, ...] enclosing NONNEGATIVE reals with a positive sum.
 
     With ``R_i = sum_{j != i} u_j`` the share ``u_i / (u_i + R_i)`` increases with ``u_i`` and decreases with
     ``R_i``, so it lies in ``[u_i.lo / (u_i.lo + R_i.hi), u_i.hi / (u_i.hi + R_i.lo)]`` (the tight enclosure
-    of SPEC 2), with lower endpoints clamped at 0 (the true parts are nonnegative). Each endpoint is one
-    correctly rounded sum and one quotient, rounded outward by :func:`checker.interval.down` / ``up``:
-    ``down(a / up(b + c)) <= a / (b + c)`` for ``a >= 0``. A zero denominator gives NaN (not certified).
+    of SPEC 2), with negative lower endpoints clamped at 0. Each endpoint is one correctly rounded sum and
+    one quotient, rounded outward by :func:`checker.interval.down` / ``up``: ``down(a / up(b + c)) <=
+    a / (b + c)`` for ``a >= 0``. Where the rounded-down denominator of the upper end is not positive, the
+    upper end is 1 (every share is at most 1); NaN or infinite inputs give NaN (not certified).
     """
     count = parts.shape[0]
     clamped = Interval(np.maximum(parts.lo, 0.0), parts.hi)
@@ -84,11 +85,12 @@ def shares(parts: Interval) -> Interval:
         rest = others[0]
         for other in others[1:]:
             rest = rest + other
-        rest_lo = np.maximum(rest.lo, 0.0)
         part = clamped[index]
+        upper_denominator = down(part.hi + np.maximum(rest.lo, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             result_lo.append(down(part.lo / up(part.lo + rest.hi)))
-            result_hi.append(up(part.hi / down(part.hi + rest_lo)))
+            upper = up(part.hi / upper_denominator)
+        result_hi.append(np.where(upper_denominator <= 0, 1.0, upper))
     lo = np.maximum(np.stack(result_lo), 0.0)
     hi = np.minimum(np.stack(result_hi), 1.0)
     flops.charge(2 * lo.size)

@@ -27,6 +27,7 @@ from certificates.codec import Certificate, TraceStep, write_certificate
 from certificates.model_file import ModelWeights, load_model, save_model
 from checker.attention import extreme_slot_sums, shares
 from checker.interval import Interval
+from checker.strategies.cubic import cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
 from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio_upper
 from checker.tables import compute_tables
@@ -274,10 +275,7 @@ def dense_case_bounds(weights: ModelWeights, order: np.ndarray, weight: np.ndarr
     paths = logit_paths(tables)
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     cases = np.nonzero(valid_cases(vocab, n_ctx))
-    if weight is None:
-        coefficient = paths.h[:, :, None].broadcast_to((vocab, vocab, n_ctx))
-    else:
-        coefficient = chord_coefficient(paths, weight)
+    coefficient = cubic_coefficient(paths, n_ctx) if weight is None else chord_coefficient(paths, weight)
     bounds, attention = case_bounds(tables, order, cases, paths, coefficient)
     upper = bounds.hi
     if weight is not None:
@@ -409,7 +407,7 @@ def test_one_claimed_bound_below_its_rigorous_value_is_invalid(proven, strategy,
     tables = compute_tables(weights)
     paths = logit_paths(tables)
     if strategy == "cubic":
-        coefficient = paths.h[:, :, None].broadcast_to((weights.d_vocab, weights.d_vocab, weights.n_ctx))
+        coefficient = cubic_coefficient(paths, weights.n_ctx)
     else:
         coefficient = chord_coefficient(paths, arrays["weight"])
     single = tuple(np.array([value]) for value in case)

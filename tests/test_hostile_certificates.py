@@ -210,3 +210,22 @@ def test_a_failure_list_whose_differences_overflow_int64_is_invalid(bases, tmp_p
     wire["trace"][0]["arrays"]["sequences"] = encode_array(np.array([1, -(2**63)], dtype="<i8"))
     verdict = check_bytes(tmp_path / "overflow.cert", pack(wire), base.model.path)
     assert verdict.status == INVALID and "sequences" in verdict.message
+
+
+def test_check_cli_prints_nothing_but_verdict_lines_for_a_legal_extreme_hint(bases, tmp_path):
+    """Found by this suite (command-line hygiene, not soundness). Any chord weight in (0, 1] is a sound
+    hint, so 5e-324 for (m, c) = (0, 0), an entry no case uses, keeps the certificate VALID; but the
+    checker divides by it, and numpy's RuntimeWarnings (overflow, invalid value), two lines each with the
+    source line, reach ``check``'s stderr next to a VALID verdict. The checker never relies on them (NaN
+    and inf are handled by its predicates), so ``check`` should silence them."""
+    base = bases.get("cubic-ov-chord", 0)
+    wire = unpack(base.data)
+    step = next(step for step in wire["trace"] if step["step"] == "chords")
+    weight = np.frombuffer(step["arrays"]["weight"]["data"], dtype="<f8").copy()
+    weight[0] = np.finfo(np.float64).smallest_subnormal
+    step["arrays"]["weight"]["data"] = weight.tobytes()
+    path = tmp_path / "subnormal-chord.cert"
+    path.write_bytes(pack(wire))
+    result = check(path, "--model", base.model.path)
+    assert result.returncode == 0 and result.stdout.startswith("VALID"), result.stdout + result.stderr
+    assert not result.stderr, result.stderr

@@ -26,7 +26,7 @@ from certificates.model_file import ModelWeights
 from checker.interval import Interval
 from checker.replay import InvalidCertificate, Trace, accept_upper_bounds
 from checker.strategies import ReplayResult, register
-from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
+from checker.strategies.cubic_bounds import LogitPaths, case_bounds, covered_count, logit_paths, valid_cases
 from checker.tables import Tables
 
 NAME = "cubic"
@@ -40,9 +40,14 @@ def replay_cubic(certificate: Certificate, weights: ModelWeights, tables: Tables
     good, claimed = read_claims(trace, weights)
     trace.finish()
     paths = logit_paths(tables)
-    coefficient = paths.h[:, :, None].broadcast_to((weights.d_vocab, weights.d_vocab, weights.n_ctx))
-    rigorous, _ = case_bounds(tables, order, np.nonzero(good), paths, coefficient)
+    rigorous, _ = case_bounds(tables, order, np.nonzero(good), paths, cubic_coefficient(paths, weights.n_ctx))
     return accept_claims(good, claimed, rigorous)
+
+
+def cubic_coefficient(paths: LogitPaths, n_ctx: int) -> Interval:
+    """The cubic's non-max coefficient ``coef[k, m, c] = h[k, m]`` [V, V, n]."""
+    vocab = paths.h.shape[0]
+    return paths.h[:, :, None].broadcast_to((vocab, vocab, n_ctx))
 
 
 def read_orderings(trace: Trace, weights: ModelWeights) -> np.ndarray:

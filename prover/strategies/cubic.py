@@ -2,20 +2,26 @@
 
 The formulas are those of :mod:`checker.strategies.cubic_bounds` (read its docstring), evaluated on the whole
 case grid ``[q, m, k, c]`` by broadcasting. A case is claimed good when its bound, raised by
-``CLAIM_MARGIN`` times the scale of the logit tables and then rounded up to float32, is negative. Float64
-evaluation is within about 1e-13 of the exact bound here, far inside the margin, so every claim is one
-the checker's interval replay accepts; the cases given up are those with ``-margin <= B < 0``.
+``CLAIM_MARGIN`` times the scale of the logit tables and then rounded up to float32, is negative and the
+checker's own enclosure of the claimed cases (:func:`checkable`) accepts it. Float64 evaluation is within
+about 1e-13 of the exact bound, far inside the margin, so that filter drops nothing on ordinary models; the
+cases given up are those with ``-margin <= B < 0``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from certificates.codec import TraceStep
-from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP
-from checker.strategies.cubic_bounds import covered_count, valid_cases
+from certificates.model_file import ModelWeights
+from checker.interval import Interval
+from checker.strategies import cubic_bounds as checker_bounds
+from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP, cubic_coefficient
+from checker.tables import compute_tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.tables import torch_tables
 
@@ -123,7 +129,7 @@ class CaseGrid:
         zero_copies = single.masked_fill(~paths.wrong, -torch.inf).amax(dim=2)
         all_max = paths.eupu[tokens, tokens] + paths.evou[tokens, tokens] + paths.pi
         zero_copies[tokens, tokens] = all_max.masked_fill(~paths.wrong, -torch.inf).amax(dim=1)
-        valid = torch.from_numpy(valid_cases(vocab, n_ctx)).to(eqkp.device)
+        valid = torch.from_numpy(checker_bounds.valid_cases(vocab, n_ctx)).to(eqkp.device)
         return CaseGrid(tables, order, paths, configurations, fixed, zero_copies, valid)
 
     def bounds(self, other_coefficient: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,20 +160,49 @@ def claimed_bounds(bounds: torch.Tensor, tables: dict[str, torch.Tensor]) -> tor
     return torch.where(rounded.to(raised.dtype) < raised, up, rounded).clamp(min=torch.finfo(torch.float32).min)
 
 
-def bound_steps(order: torch.Tensor, claimed: torch.Tensor) -> tuple[list[TraceStep], int]:
-    """The ``orderings`` and ``bounds`` trace steps for float32 claims on the case grid, and the count."""
-    claimed = claimed.cpu().numpy()
-    good = claimed < 0
+def checkable(
+    weights: ModelWeights,
+    order: np.ndarray,
+    claimed: np.ndarray,
+    coefficient: Callable[[checker_bounds.LogitPaths], Interval],
+    condition: Callable[[Interval, tuple[np.ndarray, ...]], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Boolean [q, m, k, c]: the negative claims the checker's replay accepts, by running its enclosure.
+
+    Float64 agrees with the enclosure to about 1e-13 unless an attention factor underflows into the
+    subnormal range (score spreads over ~700), where the enclosure widens; such claims are dropped, so a
+    certificate never fails for that reason. ``coefficient`` gives the non-max coefficient from the
+    checker's logit paths; ``condition`` (shares [2, 3, cases with c >= 1], cases) -> mask over those
+    cases is an extra side condition.
+    """
+    tables = compute_tables(weights)
+    paths = checker_bounds.logit_paths(tables)
+    cases = np.nonzero(claimed < 0)
+    rigorous, attention = checker_bounds.case_bounds(tables, order, cases, paths, coefficient(paths))
+    accepted = claimed[cases] >= rigorous.hi
+    if condition is not None:
+        accepted[cases[3] > 0] &= condition(attention, cases)
+    good = np.zeros(claimed.shape, dtype=bool)
+    good[tuple(axis[accepted] for axis in cases)] = True
+    return good
+
+
+def bound_steps(order: np.ndarray, claimed: np.ndarray, good: np.ndarray) -> tuple[list[TraceStep], int]:
+    """The ``orderings`` and ``bounds`` trace steps for the good cases' float32 claims, and the count."""
     steps = [
-        TraceStep(ORDER_STEP, {"order": order.cpu().numpy().astype("<i4")}),
+        TraceStep(ORDER_STEP, {"order": order}),
         TraceStep(BOUND_STEP, {"good": good, "bound": claimed[good].astype("<f4")}),
     ]
-    return steps, covered_count(good)
+    return steps, checker_bounds.covered_count(good)
 
 
 def prove_cubic(proof_input: ProofInput) -> ProofOutput:
-    grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
-    steps, count = bound_steps(grid.order, claimed_bounds(grid.bounds(), grid.tables))
+    weights = proof_input.weights
+    grid = CaseGrid.build(torch_tables(weights, proof_input.device))
+    order = grid.order.cpu().numpy().astype("<i4")
+    claimed = claimed_bounds(grid.bounds(), grid.tables).cpu().numpy()
+    good = checkable(weights, order, claimed, lambda paths: cubic_coefficient(paths, weights.n_ctx))
+    steps, count = bound_steps(order, claimed, good)
     return ProofOutput(claim_correct=count, trace=steps, params={})
 
 

@@ -1,31 +1,29 @@
 """``cubic-ov-chord`` on the prover side: the cubic case grid with chord-coupled OV coefficients.
 
 The bound and its side condition are those of :mod:`checker.strategies.cubic_ov_chord`. The chord weight
-``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate
-of ``CANDIDATE_WEIGHTS`` that covers the most sequences, where a case counts only if its share ratio is
-at most ``w (1 - RATIO_MARGIN)`` (so the checker's rigorous ratio stays below ``w``) and its bound is
-below minus the claim margin. ``w = 1`` is always a candidate and reproduces the cubic bound.
+``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate of
+``CANDIDATE_WEIGHTS`` that covers the most sequences, where a case counts only if its share ratio is at
+most ``w (1 - RATIO_MARGIN)`` and its bound is below minus the claim margin. ``w = 1`` is a candidate and
+reproduces the cubic bound. (A coarse-to-fine search with 17 candidates is 40% faster and loses 0.001
+of relative bound on the zoo.)
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from certificates.codec import TraceStep
-from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME
+from checker.interval import Interval
+from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME, share_ratio_upper
+from checker.strategies.cubic_ov_chord import chord_coefficient as checker_chord_coefficient
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
-from prover.strategies.cubic import (
-    CaseGrid,
-    LogitPaths,
-    bound_steps,
-    claim_margin,
-    claimed_bounds,
-)
+from prover.strategies.cubic import CaseGrid, LogitPaths, bound_steps, checkable, claim_margin, claimed_bounds
 from prover.tables import torch_tables
 
-CANDIDATE_WEIGHTS = tuple(2.0 ** (-k / 8) for k in range(41))  # 1 down to 1/32
+CANDIDATE_WEIGHTS = tuple(2.0 ** (-k / 8) for k in range(41))  # 1 down to 1/32 in eighths of an octave
 RATIO_MARGIN = 2.0**-30
 
 
@@ -61,25 +59,41 @@ def covered_per_max(good: torch.Tensor) -> torch.Tensor:
     return (arrangements * sizes**copies).sum(dim=0) * (copies > 0)
 
 
-def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
-    grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
+def search_weights(grid: CaseGrid, ratio: torch.Tensor) -> torch.Tensor:
+    """The chord weight [m, c] covering the most sequences (module docstring)."""
     vocab, n_ctx = grid.tables["eqkp"].shape
-    ratio = share_ratio(grid)
+    margin = claim_margin(grid.tables)
     best_weight = torch.ones(vocab, n_ctx, dtype=torch.float64, device=ratio.device)
     best_count = torch.full_like(best_weight, -1.0)
-    margin = claim_margin(grid.tables)
     for candidate in CANDIDATE_WEIGHTS:
-        weight = torch.full_like(best_weight, candidate)
-        bounds = grid.bounds(chord_coefficient(grid.paths, weight))
+        bounds = grid.bounds(chord_coefficient(grid.paths, torch.full_like(best_weight, candidate)))
         count = covered_per_max((bounds < -margin) & (ratio <= candidate * (1 - RATIO_MARGIN)))
         better = count > best_count
-        best_weight = torch.where(better, weight, best_weight)
+        best_weight = torch.where(better, candidate, best_weight)
         best_count = torch.where(better, count, best_count)
+    return best_weight
+
+
+def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
+    grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
+    ratio = share_ratio(grid)
+    best_weight = search_weights(grid, ratio)
     claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, best_weight)), grid.tables)
     allowed = ratio <= best_weight[None, :, None, :] * (1 - RATIO_MARGIN)
     allowed[..., 0] = True
-    steps, count = bound_steps(grid.order, torch.where(allowed, claimed, torch.nan))
-    chords = TraceStep(CHORD_STEP, {"weight": best_weight.cpu().numpy().astype("<f8")})
+    claimed = torch.where(allowed, claimed, torch.nan).cpu().numpy()
+    order = grid.order.cpu().numpy().astype("<i4")
+    weight = best_weight.cpu().numpy().astype("<f8")
+
+    def ratio_holds(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:
+        copies = cases[3] > 0
+        return share_ratio_upper(attention, cases) <= weight[cases[1][copies], cases[3][copies]]
+
+    good = checkable(
+        proof_input.weights, order, claimed, lambda paths: checker_chord_coefficient(paths, weight), ratio_holds
+    )
+    steps, count = bound_steps(order, claimed, good)
+    chords = TraceStep(CHORD_STEP, {"weight": weight})
     return ProofOutput(claim_correct=count, trace=[steps[0], chords, steps[1]], params={})
 
 
