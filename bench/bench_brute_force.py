@@ -61,7 +61,7 @@ def main() -> None:
     check, forward = min(check_times), min(forward_times)
     total = weights.d_vocab**weights.n_ctx
     print(f"model                       {args.model.name}  (torch threads: {torch.get_num_threads()})")
-    print(f"prover (float64 forward)    {prove_seconds:8.2f} s  claims {certificate.claim_correct}/{total}")
+    print(f"prover (float64 logits)    {prove_seconds:8.2f} s  claims {certificate.claim_correct}/{total}")
     print(f"(a) rigorous check          {check:8.2f} s  certified {verdict.certified_count}/{total}, "
           f"{verdict.flops:.3e} FLOPs")
     print(f"(b) float32 torch forward   {forward:8.2f} s  argmax-correct {correct}/{total}")
