@@ -24,8 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ("tests/test_soundness.py", "tests/test_hostile_certificates.py")
-HEADLINE = ("models", "certificates", "mutations", "over_claims", "prover_failures", "refuted_prover_claims",
-            "tied_sequences", "cli_runs", "cli_certificates")
+HEADLINE = ("models", "certificates", "mutations", "covered_checked", "over_claims", "prover_declined",
+            "prover_failures", "refuted_prover_claims", "tied_sequences", "cli_runs", "cli_certificates")
 
 
 def totals(stats_path: Path) -> tuple[Counter, dict[str, Counter]]:

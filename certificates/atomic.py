@@ -74,9 +74,9 @@ class FileTooLargeError(Exception):
 def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The whole content of the regular file at ``path``, which must hold at most ``max_bytes`` bytes.
 
-    The size is checked with os.stat before reading, and again on what was read (the file may grow in
-    between); at most ``max_bytes + 1`` bytes are ever read. Raises FileTooLargeError for a larger
-    file, IsADirectoryError for a directory, OSError("not a regular file") for a FIFO, device or
+    The size is checked with os.stat before reading, and what was read must have exactly that size (a
+    file that changes in between is an error); at most ``size + 1 <= max_bytes + 1`` bytes are requested.
+    Raises FileTooLargeError for a larger file, IsADirectoryError for a directory, OSError("not a regular file") for a FIFO, device or
     socket (reading those could block or never end), and OSError for anything the OS refuses.
     """
     status = os.stat(path)
@@ -86,8 +86,9 @@ def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
     if status.st_size > max_bytes:
         raise FileTooLargeError(status.st_size, max_bytes)
+    # Read st_size + 1 bytes, not max_bytes + 1: a buffered read allocates its whole request up front.
     with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FileTooLargeError(len(data), max_bytes)
+        data = handle.read(status.st_size + 1)
+    if len(data) != status.st_size:
+        raise OSError(errno.EIO, "file changed while being read", os.fspath(path))
     return data

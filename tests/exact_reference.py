@@ -24,7 +24,8 @@ Deciding the sign of ``S_y``:
    otherwise nonzero, so raising the precision must eventually decide it.
 
 V = 8, n = 4 (4096 sequences) takes about 0.1 s for moderate weights; models with enormous scores
-(weights near 2^60) fall through to the interval path and should stay small (V^n of a few hundred).
+(weights scaled by 2^30 and more) fall through to the interval path and should stay small (V^n of a few
+hundred).
 """
 
 from __future__ import annotations

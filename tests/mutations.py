@@ -10,7 +10,7 @@ the hostile bytes and what the checker must answer:
   step does not expect, one axis too many...);
 * ``SOUND``: any verdict, because the change may be harmless (a claimed upper bound moved UP, a hint
   changed, a knob added). The suite still requires, as for every mutation, that a VALID verdict never
-  certifies more sequences than are correct.
+  certifies more sequences than are correct, nor covers a wrong one where the trace names its coverage.
 
 Array entries are moved according to their role in the proof (:data:`ARRAY_ROLES`): a claimed upper
 bound lowered "a lot" (to the most negative finite value of its dtype) or a claimed lower bound raised
@@ -79,6 +79,7 @@ def unpack(data: bytes) -> dict:
 
 
 def pack(wire: object) -> bytes:
+    """Plain msgpack bytes of a wire object (the certificate codec's encoding, without its validation)."""
     return msgpack.packb(wire, use_bin_type=True)
 
 
@@ -94,7 +95,8 @@ def mutations(
 ) -> list[Mutation]:
     """Every mutation of the valid certificate ``data`` (see the module docstring).
 
-    ``entries``: how many entries of each array are moved (chosen by ``rng``); ``max_elements``: the
+    ``entries``: how many entries of each array are moved (chosen by ``rng``, besides the first and the
+    last); ``max_elements``: the
     checker's per-array limit for the model (:func:`checker.verify.max_trace_elements`);
     ``other_strategies``: registered names to relabel the certificate with.
     """
@@ -128,6 +130,7 @@ def _spliced(wire: dict, change: Callable[[dict, bytes], None], raw: bytes) -> b
 
 
 def _array(wire: dict, step: int, name: str) -> dict:
+    """The wire object of array ``name`` of trace step ``step``."""
     return wire["trace"][step]["arrays"][name]
 
 
@@ -277,6 +280,7 @@ def _huge(wire: dict, max_elements: int) -> Iterator[Mutation]:
 
 
 def _first_array(wire: dict) -> tuple[int, str] | None:
+    """(step index, array name) of the trace's first array, if any."""
     for index, step in enumerate(wire["trace"]):
         for name in step["arrays"]:
             return index, name
@@ -291,11 +295,11 @@ def _array_mutations(wire: dict, step: int, name: str, rng: np.random.Generator,
     role = ARRAY_ROLES.get((wire["trace"][step]["step"], name), UNKNOWN)
     values = np.frombuffer(array_wire["data"], dtype=np.dtype(array_wire["dtype"])).reshape(array_wire["shape"])
 
-    def replaced(new: np.ndarray, dtype: str | None = None, shape: list[int] | None = None) -> bytes:
+    def replaced(new: np.ndarray, shape: list[int] | None = None) -> bytes:
+        """The certificate with this array's values (same dtype) replaced, and its declared shape."""
         def change(w: dict) -> None:
             target = _array(w, step, name)
             target["data"] = np.ascontiguousarray(new).tobytes()
-            target["dtype"] = dtype or array_wire["dtype"]
             target["shape"] = list(new.shape) if shape is None else shape
         return _changed(wire, change)
 
@@ -314,20 +318,21 @@ def _array_mutations(wire: dict, step: int, name: str, rng: np.random.Generator,
 
 
 def _dtype_mutations(wire: dict, step: int, name: str, label: str, values: np.ndarray) -> Iterator[Mutation]:
+    """Every other allowed dtype (same bytes relabelled, or values converted) and disallowed dtype names."""
     own = _array(wire, step, name)["dtype"]
     for dtype in ("<f8", "<f4", "<i8", "<i4", "|u1", "|b1"):
         if dtype == own:
             continue
         relabelled = _changed(wire, lambda w, d=dtype: _array(w, step, name).__setitem__("dtype", d))
         yield Mutation(f"{label} relabelled {dtype}", "dtype", REJECTED, relabelled)
-        converted = values.astype(np.dtype(dtype)) if dtype != "|b1" else values != 0
+        with np.errstate(invalid="ignore", over="ignore"):  # out-of-range casts are part of the attack
+            converted = values.astype(np.dtype(dtype)) if dtype != "|b1" else values != 0
 
         def convert(w: dict, d: str = dtype, c: np.ndarray = converted) -> None:
             target = _array(w, step, name)
             target["dtype"], target["data"] = d, np.ascontiguousarray(c).tobytes()
 
-        with np.errstate(invalid="ignore", over="ignore"):
-            yield Mutation(f"{label} converted to {dtype}", "dtype", REJECTED, _changed(wire, convert))
+        yield Mutation(f"{label} converted to {dtype}", "dtype", REJECTED, _changed(wire, convert))
     for dtype in DISALLOWED_DTYPES:
         yield Mutation(f"{label} dtype {dtype!r}", "dtype", ERROR,
                        _changed(wire, lambda w, d=dtype: _array(w, step, name).__setitem__("dtype", d)))

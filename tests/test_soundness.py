@@ -1,9 +1,12 @@
 """The checker's promise, fuzzed: it never accepts a bound above the exact truth.
 
-For every registered strategy (all of the small families, a drawn sample of the large ones per example)
-and every generated model (:mod:`tests.generators`: random, trained, planted near-failures, exact ties,
-extreme scales), the prover's certificate, when VALID, certifies at most the exact number of correct
-sequences (:mod:`tests.exact_reference`), and the same certificate claiming exact + 1 is INVALID.
+For every registered strategy (all of the small families, a drawn sample of the large ones per example,
+and every one of them deterministically on a planted model) and every generated model
+(:mod:`tests.generators`: random, trained, planted near-failures down to a few ulps, exact ties, extreme
+scales), the prover's certificate, when VALID, certifies at most the exact number of correct sequences
+(:mod:`tests.exact_reference`); where its trace names the covered sequences (:mod:`tests.coverage`),
+every one of them is correct; and the same certificate claiming exact + 1 is INVALID. Also here: the
+prover's robustness (certify or decline, never crash) and checks of the generators and of the oracle.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from certificates.codec import encode_certificate
 from checker.verify import ERROR, VALID
 from prover.certify import prove
 from prover.strategies import StrategyInfo, all_strategies, lookup
-from tests.exact_reference import brute_force_reference, exact_accuracy
+from tests.exact_reference import ExactAccuracy, brute_force_reference, exact_accuracy
 from tests.generators import (
     GeneratedModel,
     ModelSpec,
@@ -35,6 +38,7 @@ from tests.generators import (
 from tests.trust import (
     Tally,
     assert_claim_above_truth_refused,
+    assert_covered_are_correct,
     assert_not_over_claimed,
     by_profile,
     check_bytes,
@@ -46,8 +50,8 @@ from tests.trust import (
 EXAMPLE_TRAINED = ModelSpec(kind="trained", seed=1, vocab=6, n_ctx=3, d_model=8)
 
 
-def check_strategy(model: GeneratedModel, strategy: StrategyInfo, truth: int, current: Tally) -> None:
-    """Prove, check, and refute exact + 1 for one strategy on one model."""
+def check_strategy(model: GeneratedModel, strategy: StrategyInfo, truth: ExactAccuracy, current: Tally) -> None:
+    """Prove, check (count and, where the trace names them, covered sequences), and refute exact + 1."""
     data = proven_bytes_or_none(model.weights, strategy, current)
     if data is None:
         return
@@ -56,11 +60,12 @@ def check_strategy(model: GeneratedModel, strategy: StrategyInfo, truth: int, cu
     if verdict.status != VALID:  # a completeness problem of the prover, not a soundness one
         current.add(refuted_prover_claims=1, **{f"refuted:{strategy.family}": 1})
     current.add(certificates=1)
-    assert_not_over_claimed(verdict, truth, current, strategy.name)
-    assert_claim_above_truth_refused(path, data, model.path, truth, current, strategy.name)
+    assert_not_over_claimed(verdict, truth.count, current, strategy.name)
+    assert_covered_are_correct(data, verdict, truth, model.weights, current, strategy.name)
+    assert_claim_above_truth_refused(path, data, model.path, truth.count, current, strategy.name)
 
 
-@settings(max_examples=by_profile(ci=24, long=800))
+@settings(max_examples=by_profile(ci=24, long=1500))
 @given(spec=models(), data=st.data())
 def test_no_strategy_over_claims_on_any_model(tmp_path_factory, spec, data):
     model = build_model(spec, tmp_path_factory.mktemp("model"))
@@ -68,20 +73,21 @@ def test_no_strategy_over_claims_on_any_model(tmp_path_factory, spec, data):
     with tally("no-over-claim") as current:
         current.add(models=1, tied_sequences=int(truth.tied.sum()))
         for strategy in strategy_sample(data):
-            check_strategy(model, strategy, truth.count, current)
+            check_strategy(model, strategy, truth, current)
 
 
 STRATEGY_NAMES = [info.name for info in all_strategies()]
 HUGE_TWO_TOKEN = ModelSpec(kind="extreme", seed=0, vocab=2, n_ctx=2, d_model=2, biases=False, variant="huge")
 
 
-@settings(max_examples=by_profile(ci=12, long=100))
+@settings(max_examples=by_profile(ci=12, long=200))
 @given(spec=models(), names=st.lists(st.sampled_from(STRATEGY_NAMES), min_size=1, max_size=12, unique=True))
 @example(spec=HUGE_TWO_TOKEN, names=["subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=exact"])
 def test_the_prover_certifies_or_declines_every_model(tmp_path_factory, spec, names):
     """Robustness, not soundness: on every generated model each strategy either declines with a
     ValueError saying why, or emits a certificate that encodes and that the checker can read. (The
-    explicit example: weights times 2^90, where the subcubic prover's ``abar`` hint overflows.)"""
+    explicit example: weights times 2^90, where the subcubic prover's ``abar`` hint used to overflow to
+    NaN, which the codec refuses to encode.)"""
     model = build_model(spec, tmp_path_factory.mktemp("model"))
     for name in names:
         try:
@@ -94,9 +100,9 @@ def test_the_prover_certifies_or_declines_every_model(tmp_path_factory, spec, na
 
 
 @pytest.fixture(scope="module")
-def planted_trained(tmp_path_factory) -> dict[int, tuple[GeneratedModel, int]]:
+def planted_trained(tmp_path_factory) -> dict[int, tuple[GeneratedModel, ExactAccuracy]]:
     """A trained model with a near-failure planted on the sequence whose correct margin is smallest, wrong
-    (-1) or right (+1) by 2^-53 of its largest logit, a few float64 ulps: sign -> (model, exact count)."""
+    (-1) or right (+1) by 2^-53 of its other logits' scale, a few float64 ulps: sign -> (model, exact truth)."""
     base = exact_accuracy(build_model(EXAMPLE_TRAINED, tmp_path_factory.mktemp("base")).weights)
     smallest = int(np.argmin(np.where(base.correct, np.abs(base.margins), np.inf)))
     planted = {}
@@ -104,7 +110,7 @@ def planted_trained(tmp_path_factory) -> dict[int, tuple[GeneratedModel, int]]:
         spec = replace(EXAMPLE_TRAINED, kind="planted", base="trained", planted=smallest, planted_sign=sign,
                        planted_exponent=53)
         model = build_model(spec, tmp_path_factory.mktemp("planted"))
-        planted[sign] = model, exact_accuracy(model.weights).count
+        planted[sign] = model, exact_accuracy(model.weights)
     return planted
 
 
@@ -118,7 +124,7 @@ def test_every_registered_strategy_on_a_planted_trained_model(planted_trained, s
 
 
 # ----------------------------------------------------------------------------- the generators and the oracle
-@settings(max_examples=by_profile(ci=10, long=200))
+@settings(max_examples=by_profile(ci=10, long=300))
 @given(spec=planted_models())
 def test_planted_sequences_sit_on_the_intended_side(tmp_path_factory, spec):
     model = build_model(spec, tmp_path_factory.mktemp("planted"))
@@ -129,7 +135,7 @@ def test_planted_sequences_sit_on_the_intended_side(tmp_path_factory, spec):
     assert truth.correct[sequence] == (spec.planted_sign > 0)
 
 
-@settings(max_examples=by_profile(ci=10, long=200))
+@settings(max_examples=by_profile(ci=10, long=300))
 @given(spec=tied_models())
 def test_exact_ties_are_failures(tmp_path_factory, spec):
     model = build_model(spec, tmp_path_factory.mktemp("tied"))
@@ -144,13 +150,13 @@ def test_exact_ties_are_failures(tmp_path_factory, spec):
     assert not (truth.correct & truth.tied).any()
 
 
-@settings(max_examples=by_profile(ci=6, long=100))
+@settings(max_examples=by_profile(ci=6, long=200))
 @given(spec=st.one_of(random_models(), tied_models(), planted_models(), extreme_models()).filter(
     lambda spec: spec.vocab**spec.n_ctx <= 64 and spec.variant not in ("huge", "mixed")))
 def test_exact_reference_agrees_with_a_straight_mpmath_forward_pass(tmp_path_factory, spec):
     """The fast exact oracle against the slow one (200-bit mpmath through the residual stream): they must
-    agree wherever the slow one's margin is clearly away from zero. (Huge weights are left out: scores
-    near 2^240 are beyond what 200 fixed bits can exponentiate.)"""
+    agree wherever the slow one's margin is clearly away from zero, razor-thin planted margins included.
+    (Huge weights are left out: scores of 2^200 and more are beyond what 200 fixed bits can exponentiate.)"""
     model = build_model(spec, tmp_path_factory.mktemp("oracle"))
     truth = exact_accuracy(model.weights)
     slow = brute_force_reference(model.weights)

@@ -15,22 +15,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from certificates.codec import encode_certificate
+from certificates.codec import decode_certificate, encode_certificate
 from certificates.model_file import ModelWeights
-from checker.verify import INVALID, VALID, Verdict, verify
+from checker.verify import INVALID, VALID, Verdict, max_trace_elements, verify
 from prover.certify import prove
 from prover.strategies import StrategyInfo, all_strategies
+from tests.coverage import covered_sequences
+from tests.exact_reference import ExactAccuracy
 from tests.mutations import with_claim
 
 STATS_ENV = "SOUNDNESS_STATS"
 PER_FAMILY = 2
 """Strategies drawn per family and example; families this small or smaller are run whole."""
-
-
 CI_MAX_EXAMPLES = 60
 """max_examples of the "ci" profile (tests/conftest.py); other profiles scale the ci counts by theirs."""
 
@@ -145,6 +146,23 @@ def assert_not_over_claimed(verdict: Verdict, truth: int, current: Tally, what: 
                                                                              verdict.certified_count) > truth
     current.add(over_claims=int(over))
     assert not over, f"{what}: VALID with claim {verdict.claimed}, certified {verdict.certified_count} > exact {truth}"
+
+
+def assert_covered_are_correct(data: bytes, verdict: Verdict, truth: ExactAccuracy, weights: ModelWeights,
+                               current: Tally, what: str) -> None:
+    """For a VALID certificate whose trace names its covered sequences (:mod:`tests.coverage`): every one
+    of them is correct, and there are exactly as many as the checker certified."""
+    if verdict.status != VALID:
+        return
+    certificate = decode_certificate(data, max_array_elements=max_trace_elements(weights))
+    covered = covered_sequences(certificate, weights.d_vocab, weights.n_ctx)
+    if covered is None:
+        return
+    wrong = covered & ~truth.correct
+    current.add(covered_checked=int(covered.sum()), over_claims=int(wrong.any()))
+    assert not wrong.any(), f"{what}: covers wrong sequences {np.argwhere(wrong)[:5].tolist()}"
+    count = int(covered.sum())
+    assert count == verdict.certified_count, f"{what}: covers {count}, certified {verdict.certified_count}"
 
 
 def assert_claim_above_truth_refused(path: Path, data: bytes, model_path: Path, truth: int, current: Tally,
