@@ -76,8 +76,9 @@ def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 
     The size is checked with os.stat before reading, and what was read must have exactly that size (a
     file that changes in between is an error); at most ``size + 1 <= max_bytes + 1`` bytes are requested.
-    Raises FileTooLargeError for a larger file, IsADirectoryError for a directory, OSError("not a regular file") for a FIFO, device or
-    socket (reading those could block or never end), and OSError for anything the OS refuses.
+    Raises FileTooLargeError for a larger file, IsADirectoryError for a directory, OSError("not a regular
+    file") for a FIFO, device or socket (reading those could block or never end), and OSError for anything
+    the OS refuses.
     """
     status = os.stat(path)
     if stat.S_ISDIR(status.st_mode):
