@@ -85,16 +85,7 @@ def accept_upper_bounds(
     the enclosure fails the comparison, so a non-finite enclosure is never accepted.
     """
     claimed = np.asarray(claimed, dtype=np.float64)
-    ok = claimed >= rigorous.hi
-    flops.charge(ok.size)
-    bad = ~ok if where is None else (~ok & where)
-    if bad.any():
-        index = _first_index(bad)
-        raise InvalidCertificate(
-            step, array, index,
-            f"claimed upper bound {claimed[index]!r} is below the rigorous upper bound {rigorous.hi[index]!r}",
-        )
-    return claimed
+    return _accept(claimed, claimed >= rigorous.hi, rigorous.hi, "upper", "below", step, array, where)
 
 
 def accept_lower_bounds(
@@ -102,13 +93,19 @@ def accept_lower_bounds(
 ) -> np.ndarray:
     """Accept claimed lower bounds: every ``claimed <= rigorous.lo`` (where ``where`` is True)."""
     claimed = np.asarray(claimed, dtype=np.float64)
-    ok = claimed <= rigorous.lo
+    return _accept(claimed, claimed <= rigorous.lo, rigorous.lo, "lower", "above", step, array, where)
+
+
+def _accept(
+    claimed: np.ndarray, ok: np.ndarray, rigorous: np.ndarray, side: str, wrong_side: str,
+    step: str, array: str, where: np.ndarray | None,
+) -> np.ndarray:
     flops.charge(ok.size)
     bad = ~ok if where is None else (~ok & where)
     if bad.any():
         index = _first_index(bad)
         raise InvalidCertificate(
             step, array, index,
-            f"claimed lower bound {claimed[index]!r} is above the rigorous lower bound {rigorous.lo[index]!r}",
+            f"claimed {side} bound {claimed[index]!r} is {wrong_side} the rigorous {side} bound {rigorous[index]!r}",
         )
     return claimed
