@@ -16,8 +16,18 @@ from prover.progress import progress
 from prover.prove_cli import certificate_filename
 from prover.report import StrategyRun, prove_and_check
 
-# One representative per family; `zoo demo --strategy all` runs every registered strategy.
-DEFAULT_STRATEGIES = ("brute-force", "cubic")
+# The best member of each family on the zoo (report/table.md); `zoo demo --strategy all` runs all 103.
+DEFAULT_STRATEGIES = (
+    "brute-force",
+    "cubic",
+    "cubic-ov-chord",
+    "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=exact",
+    "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=max-diff-subproduct",
+    "subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=exact",
+    "subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=max-diff-subproduct",
+    "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=mean-recursive+max-diff-subproduct-recursive",
+    "subcubic/EUPU=svd-query+max-diff,attn=mean-query+diff,attn-err=mean-recursive+max-diff-subproduct-recursive",
+)
 
 
 def run_demo(model_path: Path, out_dir: Path, names: list[str], device: torch.device) -> list[StrategyRun]:
