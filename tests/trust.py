@@ -39,7 +39,7 @@ CI_MAX_EXAMPLES = 60
 def by_profile(ci: int, long: int) -> int:
     """A size (examples of a property, seeds of a generator) under the active hypothesis profile: ``ci``
     under the ci profile (the whole trust suite stays within a few minutes), ``long`` under the long
-    profile (sized so the soundness and hostile suites finish in about 40 minutes on one core), otherwise
+    profile (the soundness and hostile suites then take about 16 minutes on the 2-core machine), otherwise
     ``ci`` scaled by the profile's max_examples."""
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
     if profile == "long":
