@@ -125,10 +125,6 @@ class Interval:
     def broadcast_to(self, shape: tuple[int, ...]) -> Interval:
         return Interval(np.broadcast_to(self.lo, shape), np.broadcast_to(self.hi, shape))
 
-    def is_finite(self) -> bool:
-        """True iff every endpoint is finite (NaN and inf give False)."""
-        return bool(np.isfinite(self.lo).all() and np.isfinite(self.hi).all())
-
     # ----------------------------------------------------------------- elementwise arithmetic
     def __neg__(self) -> Interval:
         flops.charge(self.size)

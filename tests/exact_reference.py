@@ -74,7 +74,11 @@ class ExactAccuracy:
 
 @dataclass(frozen=True)
 class Dyadic:
-    """The exact real array ``ints / 2**shift`` (``ints``: numpy object array of Python ints)."""
+    """The exact real array ``ints / 2**shift`` (``ints``: numpy object array of Python ints).
+
+    Deliberately not :class:`checker.exact.ExactMatrix`: the ground truth must not share code with the
+    checker it judges.
+    """
 
     ints: np.ndarray
     shift: int

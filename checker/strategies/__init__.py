@@ -53,11 +53,6 @@ def lookup(name: str) -> Replayer | None:
     return _REPLAYERS.get(name)
 
 
-def registered_names() -> list[str]:
-    _load_builtin_strategies()
-    return sorted(_REPLAYERS)
-
-
 # Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
 _BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord", "subcubic")
 
