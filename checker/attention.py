@@ -86,8 +86,8 @@ def shares(parts: Interval) -> Interval:
         for other in others[1:]:
             rest = rest + other
         part = clamped[index]
-        upper_denominator = down(part.hi + np.maximum(rest.lo, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # overflow gives NaN: not certified
+            upper_denominator = down(part.hi + np.maximum(rest.lo, 0.0))
             result_lo.append(down(part.lo / up(part.lo + rest.hi)))
             upper = up(part.hi / upper_denominator)
         result_hi.append(np.where(upper_denominator <= 0, 1.0, upper))

@@ -20,23 +20,41 @@ import numpy as np
 from certificates.codec import Certificate
 
 
-def covered_sequences(certificate: Certificate, vocab: int, n_ctx: int) -> np.ndarray | None:
+def _sequences(vocab: int, n_ctx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every sequence (flat, x_0 first): its query token, its max, its non-query tokens [S, n-1], and which
+    of those hold a non-max token."""
+    tokens = np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T  # [S, n]
+    query, label, rest = tokens[:, -1], tokens.max(axis=1), tokens[:, :-1]
+    return query, label, rest, rest < label[:, None]
+
+
+def cubic_covered(good: np.ndarray) -> np.ndarray:
+    """Boolean [V]*n from a cubic ``good`` [q, m, k, c] table, by enumeration (no counting formula)."""
+    vocab, n_ctx = good.shape[0], good.shape[3]
+    query, label, rest, non_max = _sequences(vocab, n_ctx)
+    copies = non_max.sum(axis=1)
+    member = good[query[:, None], label[:, None], rest, copies[:, None]] | ~non_max
+    covered = np.where(copies == 0, good[query, label, label, 0], member.all(axis=1))
+    return covered.reshape((vocab,) * n_ctx)
+
+
+def subcubic_covered(good: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Boolean [V]*n from subcubic ``good`` and ``gap`` [q, m, c] tables, by enumeration."""
+    vocab, _, n_ctx = good.shape
+    query, label, rest, non_max = _sequences(vocab, n_ctx)
+    copies = non_max.sum(axis=1) + (query != label)
+    gap = gap.astype(np.int64)
+    limit = label - gap[query, label, copies]
+    covered = good[query, label, copies] & (~non_max | (rest <= limit[:, None])).all(axis=1)
+    return covered.reshape((vocab,) * n_ctx)
+
+
+def covered_sequences(certificate: Certificate) -> np.ndarray | None:
     """Boolean [V]*n of the sequences the certificate covers (x_0 first), or None for a strategy whose trace
     does not name them (brute force decides every sequence inside the checker)."""
     arrays = {step.step: step.arrays for step in certificate.trace}
-    tokens = np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T  # [S, n]
-    query, label, rest = tokens[:, -1], tokens.max(axis=1), tokens[:, :-1]
-    non_max = rest < label[:, None]  # non-query positions holding a non-max token
     if certificate.strategy_name in ("cubic", "cubic-ov-chord"):
-        good = arrays["bounds"]["good"]
-        copies = non_max.sum(axis=1)
-        member = good[query[:, None], label[:, None], rest, copies[:, None]] | ~non_max
-        covered = np.where(copies == 0, good[query, label, label, 0], member.all(axis=1))
-    elif certificate.strategy_name.startswith("subcubic/"):
-        good, gap = arrays["gaps"]["good"], arrays["gaps"]["gap"].astype(np.int64)
-        copies = non_max.sum(axis=1) + (query != label)
-        limit = label - gap[query, label, copies]
-        covered = good[query, label, copies] & (~non_max | (rest <= limit[:, None])).all(axis=1)
-    else:
-        return None
-    return covered.reshape((vocab,) * n_ctx)
+        return cubic_covered(arrays["bounds"]["good"])
+    if certificate.strategy_name.startswith("subcubic/"):
+        return subcubic_covered(arrays["gaps"]["good"], arrays["gaps"]["gap"])
+    return None

@@ -35,6 +35,7 @@ from checker.verify import verify
 from prover import strategies
 from prover.certify import prove
 from prover.training import train_model
+from tests.coverage import cubic_covered
 from tests.model_factory import random_tensors
 
 STRATEGIES = ("cubic", "cubic-ov-chord")
@@ -133,16 +134,6 @@ def sequence_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
     return q, m, nonmax.sum(axis=1), np.where(high < 0, m, low), np.where(high < 0, m, high), tokens
 
 
-def covered_sequences(good: np.ndarray) -> np.ndarray:
-    """Boolean [V]*n: the sequences the good cases cover, by direct enumeration (no counting formula)."""
-    vocab, n_ctx = good.shape[0], good.shape[3]
-    q, m, c, _, _, tokens = sequence_cases(vocab, n_ctx)
-    rest = tokens[:, :-1]
-    member = good[q[:, None], m[:, None], rest, c[:, None]] | (rest == m[:, None])
-    covered = np.where(c == 0, good[q, m, m, 0], member.all(axis=1) & (c > 0))
-    return covered.reshape((vocab,) * n_ctx)
-
-
 # ----------------------------------------------------------------------------- models
 near_ties = st.sampled_from(["none", "token-embedding", "positions", "zero-positions", "unembedding"])
 
@@ -229,13 +220,13 @@ def assert_covered_are_correct(model_path: Path, weights: ModelWeights, covered:
 def test_every_case_good_covers_every_sequence(vocab, n_ctx):
     good = valid_cases(vocab, n_ctx)
     assert covered_count(good) == vocab**n_ctx
-    assert covered_sequences(good).all()
+    assert cubic_covered(good).all()
 
 
 @given(vocab=st.integers(2, 6), n_ctx=st.integers(2, 4), seed=st.integers(0, 2**31), density=st.floats(0, 1))
 def test_count_formula_matches_enumeration(vocab, n_ctx, seed, density):
     good = valid_cases(vocab, n_ctx) & (np.random.default_rng(seed).random((vocab,) * 3 + (n_ctx,)) < density)
-    assert covered_count(good) == int(covered_sequences(good).sum())
+    assert covered_count(good) == int(cubic_covered(good).sum())
 
 
 # ----------------------------------------------------------------------------- attention helpers
@@ -305,7 +296,7 @@ def test_case_bounds_enclose_every_case_and_mixture(tmp_path_factory, spec, data
     for index in np.flatnonzero(checked & (differences > bound - AMBIGUOUS)):
         sequence = tuple(int(x) for x in np.unravel_index(index, (vocab,) * n_ctx))
         assert exact_worst_difference(weights, sequence) <= bound[index]
-    covered = covered_sequences(upper < 0).reshape(-1)
+    covered = cubic_covered(upper < 0).reshape(-1)
     assert not (covered & (differences > AMBIGUOUS)).any(), "a mixture of good tokens is wrong"
 
 
@@ -321,7 +312,7 @@ def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec
     q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
     bound = np.where(low == high, upper[q, m, high, c], np.nan)
     assert not (differences > bound + AMBIGUOUS).any(), "a case bound is below the truth"
-    covered = covered_sequences(upper < 0).reshape(-1)
+    covered = cubic_covered(upper < 0).reshape(-1)
     assert not (covered & (differences > -AMBIGUOUS)).any()
 
 
@@ -333,7 +324,7 @@ def test_checked_bound_never_exceeds_exact_accuracy(tmp_path_factory, spec, stra
     model_path, weights = build(directory, spec)
     certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
     assert verdict.status == "VALID", verdict.message
-    covered = covered_sequences(claimed_good(certificate))
+    covered = cubic_covered(claimed_good(certificate))
     assert verdict.certified_count == certificate.claim_correct == int(covered.sum())
     assert_covered_are_correct(model_path, weights, covered)
 
@@ -347,7 +338,7 @@ def test_tiny_vocabularies(tmp_path, strategy, vocab, n_ctx):
     model_path, weights = build(tmp_path, spec)
     certificate, _, verdict = prove_and_check(tmp_path, model_path, weights, strategy)
     assert verdict.status == "VALID", verdict.message
-    covered = covered_sequences(claimed_good(certificate))
+    covered = cubic_covered(claimed_good(certificate))
     assert verdict.certified_count == int(covered.sum()) >= (1 if vocab == 1 else 0)
     assert_covered_are_correct(model_path, weights, covered)
 
@@ -360,7 +351,7 @@ def test_trained_models_checked_bound_never_exceeds_exact_accuracy(tmp_path_fact
     model_path, weights = build(directory, spec, trained=True)
     certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
     assert verdict.status == "VALID", verdict.message
-    covered = covered_sequences(claimed_good(certificate))
+    covered = cubic_covered(claimed_good(certificate))
     assert verdict.certified_count == int(covered.sum())
     assert_covered_are_correct(model_path, weights, covered)
 
@@ -477,4 +468,4 @@ def test_shipped_models(tmp_path, model_path, strategy):
     assert verdict.status == "VALID", verdict.message
     assert path.stat().st_size < 4 * 2**20
     assert verdict.flops < 10**8
-    assert_covered_are_correct(model_path, weights, covered_sequences(claimed_good(certificate)))
+    assert_covered_are_correct(model_path, weights, cubic_covered(claimed_good(certificate)))

@@ -30,6 +30,7 @@ from prover.certify import prove
 from prover.eqke_errors import eqke_error_rows
 from prover.prove_cli import main as prove_main
 from prover.training import train_model
+from tests.coverage import subcubic_covered
 from tests.model_factory import random_tensors
 
 MODELS = sorted((Path(__file__).resolve().parent.parent / "models").glob("max4-*.safetensors"))
@@ -57,18 +58,6 @@ def write(directory: Path, tensors: dict[str, np.ndarray]) -> tuple[Path, ModelW
     return path, load_model(path)
 
 
-def covered_sequences(good: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Boolean [V]*n: sequences whose case is good and whose non-query non-max tokens are <= m - gap."""
-    vocab, _, n_ctx = good.shape
-    tokens = np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T
-    q, m, rest = tokens[:, -1], tokens.max(axis=1), tokens[:, :-1]
-    non_max = rest < m[:, None]
-    c = non_max.sum(axis=1) + (q != m)
-    highest = np.where(non_max, rest, -1).max(axis=1)
-    covered = good[q, m, c] & (highest <= m - gap[q, m, c])
-    return covered.reshape((vocab,) * n_ctx)
-
-
 def certificate_tables(certificate: Certificate) -> tuple[np.ndarray, np.ndarray]:
     arrays = next(step for step in certificate.trace if step.step == "gaps").arrays
     return arrays["good"], arrays["gap"]
@@ -84,7 +73,7 @@ def prove_and_check(directory: Path, model_path: Path, weights: ModelWeights, na
 def assert_sound(certificate: Certificate, verdict, truth: np.ndarray) -> None:
     assert verdict.status == "VALID", verdict.message
     good, gap = certificate_tables(certificate)
-    covered = covered_sequences(good, gap)
+    covered = subcubic_covered(good, gap)
     assert int(covered.sum()) == verdict.certified_count == certificate.claim_correct
     assert not (covered & ~truth).any(), "covers a sequence that brute force does not certify"
 
