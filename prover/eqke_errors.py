@@ -11,10 +11,16 @@ factors of the decomposition included, the shared exact tables not):
 4. recursive max row diff: the same Err, bounded factor by factor (V d).
 
 The decompositions' directions come from the prover's search (:mod:`prover.subcubic_search`).
+
+Units. The checker's tables carry the attention scale: ``EQKE[q,k] = Q(q) . K(k) / s`` with
+``s = sqrt(d_head)`` (or the file's scale). The paper's EQKE error figures are in raw units, before the
+division by ``s``. Each row keeps both: ``bound`` in the checker's units and ``raw_bound = s * bound`` in
+the paper's (a float product, for display only: neither is used in a proof).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,10 +47,15 @@ PAPER_EXAMPLE = {
 
 @dataclass(frozen=True)
 class ErrorRow:
-    """One row of the table: an upper bound of ``max_q`` (row range of Err) and its cost."""
+    """One row of the table: an upper bound of ``max_q`` (row range of Err) and its cost.
+
+    ``bound`` is in the checker's units (scores divided by the attention scale ``s``), ``raw_bound`` in the
+    paper's units (``s * bound``); ``paper`` is the paper's value for its own seed-123 model, raw units.
+    """
 
     label: str
     bound: float
+    raw_bound: float
     flops: int
     paper: str
 
@@ -71,16 +82,24 @@ def eqke_error_rows(weights: ModelWeights, device: torch.device) -> list[ErrorRo
         "max row diff on the subproduct": lambda: _subproduct_bound(weights, "max-diff-subproduct", device),
         "recursive max row diff": lambda: _subproduct_bound(weights, "max-diff-subproduct-recursive", device),
     }
+    scale = math.sqrt(weights.attn_scale_squared)
     rows = []
     for label, compute in computations.items():
         with flops.counting() as counter:
             value = compute()
-        rows.append(ErrorRow(label=label, bound=value, flops=counter.flops, paper=PAPER_EXAMPLE[label]))
+        rows.append(ErrorRow(
+            label=label, bound=value, raw_bound=value * scale, flops=counter.flops, paper=PAPER_EXAMPLE[label]
+        ))
     return rows
 
 
 def format_rows(rows: list[ErrorRow]) -> str:
-    """The table as text: label, bound, FLOPs, the paper's value for its example model."""
-    lines = [f"{'EQKE error term':<32} {'bound':>10} {'FLOPs':>10}  paper (seed 123)"]
-    lines += [f"{row.label:<32} {row.bound:>10.4g} {row.flops:>10.3g}  {row.paper}" for row in rows]
+    """The table as text: label, the bound in the paper's raw units and in the checker's units (divided by
+    the attention scale), FLOPs, and the paper's value for its own seed-123 model (raw units)."""
+    lines = [
+        f"{'EQKE error term':<32} {'raw units':>10} {'/ scale':>10} {'FLOPs':>10}  paper (its seed 123, raw units)"
+    ]
+    lines += [
+        f"{row.label:<32} {row.raw_bound:>10.4g} {row.bound:>10.4g} {row.flops:>10.3g}  {row.paper}" for row in rows
+    ]
     return "\n".join(lines)

@@ -76,7 +76,16 @@ def finite_direction(vector: torch.Tensor) -> np.ndarray:
 
 
 def eqke_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[str, np.ndarray]:
-    """Directions for an attention-error knob's decomposition (:mod:`checker.strategies.subcubic_eqke`)."""
+    """Directions for an attention-error knob's decomposition (:mod:`checker.strategies.subcubic_eqke`),
+    as SPEC 6 prescribes (any directions are sound; these make the remainders small):
+
+    * ``svd``: ``u``, ``v`` = the top left and right singular vectors of ``EQKE'`` (``X0 X1 X2 X3``);
+    * subproduct: ``q1``, ``k1`` = the top left and right singular vectors of ``EQKE'`` (the query and
+      size directions); ``q2``, ``k2`` = the top left singular vectors of the query-side remainder
+      ``X0 - q1 (q1^T X0)`` and of the key-side remainder ``X3^T - k1 (k1^T X3^T)``; ``uq``, ``uk`` = the
+      top left singular vectors of ``W_Q`` and ``W_K`` (d x h), so that ``m1``, ``m2`` lose their dominant
+      singular value.
+    """
     if knob not in SVD_DECOMPOSITION and knob not in SUBPRODUCT_DECOMPOSITION:
         return {}
     embed, positions = _float64(weights.W_E, device), _float64(weights.W_pos, device)
@@ -85,18 +94,15 @@ def eqke_hints(weights: ModelWeights, knob: str, device: torch.device) -> dict[s
     x1 = torch.cat([_float64(weights.W_Q, device), _float64(weights.b_Q, device)[None]], dim=0)
     x2 = _float64(weights.W_K, device).T
     x3 = (weights.n_ctx * embed + positions.sum(dim=0)).T
+    u, _, vh = torch.linalg.svd(x0 @ x1 @ x2 @ x3)
     if knob in SVD_DECOMPOSITION:
-        u, _, vh = torch.linalg.svd(x0 @ x1 @ x2 @ x3)
         hints = {"u": u[:, 0], "v": vh[0]}
     else:
-        q1 = _top_left(x0)
-        p0a = _remove(x0, q1, "left")
-        q2 = _top_left(p0a)
-        k1 = _top_right(x3)
-        p3a = _remove(x3, k1, "right")
-        k2 = _top_right(p3a)
-        uq = _top_right(_remove(p0a, q2, "left")[:, :-1])
-        uk = _top_left(_remove(p3a, k2, "right"))
+        q1, k1 = u[:, 0], vh[0]
+        q2 = _top_left(_remove(x0, q1, "left"))
+        k2 = _top_right(_remove(x3, k1, "right"))
+        uq = _top_left(_float64(weights.W_Q, device))
+        uk = _top_left(_float64(weights.W_K, device))
         hints = {"q1": q1, "q2": q2, "k1": k1, "k2": k2, "uq": uq, "uk": uk}
     return {name: finite_direction(value) for name, value in hints.items()}
 

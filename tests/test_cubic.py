@@ -34,6 +34,9 @@ from checker.tables import compute_tables
 from checker.verify import verify
 from prover import strategies
 from prover.certify import prove
+from prover.strategies.cubic import CaseGrid
+from prover.strategies.cubic_ov_chord import chord_coefficient as prover_chord_coefficient
+from prover.tables import torch_tables
 from prover.training import train_model
 from tests.coverage import cubic_covered
 from tests.model_factory import random_tensors
@@ -314,6 +317,41 @@ def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec
     assert not (differences > bound + AMBIGUOUS).any(), "a case bound is below the truth"
     covered = cubic_covered(upper < 0).reshape(-1)
     assert not (covered & (differences > -AMBIGUOUS)).any()
+
+
+# ----------------------------------------------------------------------------- prover against checker
+@settings(max_examples=FEW)
+@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES), chord=st.booleans())
+def test_prover_case_bounds_agree_with_checker_enclosures(tmp_path_factory, spec, shape, chord):
+    """The prover's float64 case bounds lie inside the checker's enclosures, and those are narrow.
+
+    Soundness alone cannot see a one-sided edit of either formula (a looser prover bound still verifies;
+    a tighter wrong one is silently dropped by the prover's self-check). Here every valid case must
+    agree: ``lo - tol <= prover <= hi + tol`` and ``hi - lo <= tol``, with ``tol`` 1e-9 of the logit scale.
+    """
+    spec = {**spec, "vocab": shape[0], "n_ctx": shape[1], "d_model": shape[2]}
+    _, weights = build(tmp_path_factory.mktemp("m"), spec, trained=True)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    grid = CaseGrid.build(torch_tables(weights, torch.device("cpu")))
+    order = grid.order.numpy().astype("<i4")
+    tables = compute_tables(weights)
+    paths = logit_paths(tables)
+    if chord:
+        weight = np.linspace(0.3, 1.0, vocab * n_ctx).reshape(vocab, n_ctx)
+        ours = grid.bounds(prover_chord_coefficient(grid.paths, torch.from_numpy(weight)))
+        coefficient = chord_coefficient(paths, Interval.exact(weight))
+    else:
+        ours = grid.bounds()
+        coefficient = cubic_coefficient(paths, n_ctx)
+    cases = np.nonzero(valid_cases(vocab, n_ctx))
+    enclosure, _ = case_bounds(tables, order, cases, paths, coefficient)
+    prover = ours.numpy()[cases]
+    finite = np.isfinite(enclosure.lo) & np.isfinite(enclosure.hi)
+    assert finite.all() and np.isfinite(prover).all()
+    tolerance = 1e-9 * (1.0 + np.abs(prover).max())
+    assert (enclosure.hi - enclosure.lo <= tolerance).all(), "the checker's case enclosures are wide"
+    outside = (prover < enclosure.lo - tolerance) | (prover > enclosure.hi + tolerance)
+    assert not outside.any(), f"prover and checker disagree at case {tuple(a[outside][0] for a in cases)}"
 
 
 # ----------------------------------------------------------------------------- certificates
