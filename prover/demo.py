@@ -25,8 +25,8 @@ DEFAULT_STRATEGIES = (
     "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=max-diff-subproduct",
     "subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=exact",
     "subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=max-diff-subproduct",
-    "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=mean-recursive+max-diff-subproduct-recursive",
-    "subcubic/EUPU=svd-query+max-diff,attn=mean-query+diff,attn-err=mean-recursive+max-diff-subproduct-recursive",
+    "subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=max-diff-subproduct-recursive",
+    "subcubic/EUPU=mean-query+max-diff,attn=mean-query+diff,attn-err=max-diff-subproduct-recursive",
 )
 
 

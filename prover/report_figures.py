@@ -230,8 +230,9 @@ def eqke_errors_table(reports: list[ModelReport]) -> str:
     lines = [
         f"# EQKE error-term bounds over {len(reports)} models",
         "",
-        "Upper bounds of max_q max_{i,j} (Err[q,i] - Err[q,j]) for the rank-one remainder Err of EQKE (SPEC 5.3",
-        f"step B), computed with the checker's interval arithmetic; FLOPs in cost model v{COST_MODEL_VERSION}.",
+        "Upper bounds of max_q max_{i,j} (Err[q,i] - Err[q,j]) for the remainder Err = m0 m1 m2 m3 of the subproduct",
+        "decomposition of EQKE (SPEC 5.3 steps A and B, as in the paper's table), computed with the checker's",
+        f"interval arithmetic; FLOPs in cost model v{COST_MODEL_VERSION}.",
         "Unit: raw attention scores, before the division by the attention scale sqrt(d_head), as in the paper;",
         "the checker works in scores divided by the scale (the column \"/ scale\").",
         "",
