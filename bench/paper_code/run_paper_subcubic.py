@@ -30,44 +30,13 @@ import gbmi.exp_max_of_n.verification.subcubic as subcubic
 import torch
 from gbmi.exp_max_of_n.verification import LargestWrongLogitQuadraticConfig
 from gbmi.utils.dataclass import enumerate_dataclass_values
-from safetensors import safe_open
-from transformer_lens import HookedTransformer, HookedTransformerConfig
+from tl_model import load_model
 
 RECURSIVE = (
     "max_diff_subproduct_recursive",
     "mean+max_diff_subproduct_recursive",
     "mean_recursive+max_diff_subproduct_recursive",
 )
-
-
-def load_model(path: str) -> HookedTransformer:
-    with safe_open(path, "pt") as f:
-        meta = json.loads(f.metadata()["config"])
-        sd = {k: f.get_tensor(k) for k in f}
-    cfg = HookedTransformerConfig(
-        n_layers=meta["n_layers"],
-        n_heads=meta["n_heads"],
-        d_model=meta["d_model"],
-        d_head=meta["d_head"],
-        d_vocab=meta["d_vocab"],
-        d_vocab_out=meta["d_vocab"],
-        n_ctx=meta["n_ctx"],
-        attn_only=meta["attn_only"],
-        normalization_type=meta["normalization_type"],
-        act_fn="relu",  # unused (attn_only); avoids a config warning
-        device="cpu",
-        seed=0,
-    )
-    model = HookedTransformer(cfg)
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    assert not unexpected, unexpected
-    # 'missing' are only TransformerLens buffers (IGNORE, mask), which are not weights
-    assert all(k.endswith(("IGNORE", "mask")) for k in missing), missing
-    msd = model.state_dict()
-    for k, v in sd.items():
-        assert torch.equal(msd[k], v), f"tensor {k} did not land"
-    model.eval()
-    return model, meta
 
 
 @torch.no_grad()
