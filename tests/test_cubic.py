@@ -320,8 +320,9 @@ def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec
 
 
 # ----------------------------------------------------------------------------- prover against checker
+@pytest.mark.parametrize("chord", [False, True], ids=["cubic", "chord"])
 @settings(max_examples=FEW)
-@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES), chord=st.booleans())
+@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES))
 def test_prover_case_bounds_agree_with_checker_enclosures(tmp_path_factory, spec, shape, chord):
     """The prover's float64 case bounds lie inside the checker's enclosures, and those are narrow.
 

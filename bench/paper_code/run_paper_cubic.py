@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 ap = argparse.ArgumentParser()
 ap.add_argument("models", nargs="+")
-ap.add_argument("--src", default="gbmi_src", help="source tree (gbmi_src or gbmi_prefix)")
+ap.add_argument("--src", default=os.environ.get("GBMI_SRC", "gbmi_src"), help="the paper's source (default $GBMI_SRC)")
 ap.add_argument("--out", default=None)
 ap.add_argument("--threads", type=int, default=0)
 args = ap.parse_args()

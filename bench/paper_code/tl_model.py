@@ -6,7 +6,9 @@ from safetensors import safe_open
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 
-def load_model(path: str) -> HookedTransformer:
+def load_model(path: str) -> tuple[HookedTransformer, dict]:
+    """The model in ``path`` as a ``HookedTransformer`` (every tensor checked to land exactly; only
+    TransformerLens's buffers are left at their defaults) and the training config from the metadata."""
     with safe_open(path, "pt") as f:
         meta = json.loads(f.metadata()["config"])
         sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
