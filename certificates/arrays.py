@@ -15,6 +15,9 @@ from certificates.errors import CertificateFormatError, short_repr
 
 ALLOWED_DTYPES = ("<f8", "<f4", "<i8", "<i4", "|u1", "|b1")
 MAX_NDIM = 8
+MAX_ELEMENTS = 2**40
+"""Most elements of any array, counting a zero dimension as 1, whatever the caller allows: far above
+what a certificate file can hold, far below what overflows numpy's shape and stride arithmetic."""
 _FLOAT_DTYPES = ("<f8", "<f4")
 _ARRAY_KEYS = ("dtype", "shape", "data")
 
@@ -81,7 +84,8 @@ def decode_array(obj: object, *, where: str, max_elements: int) -> np.ndarray:
 
     Checks, in this order and before allocating anything proportional to the declared shape: the
     exact key set, dtype in ALLOWED_DTYPES, shape a list of at most MAX_NDIM ints in
-    [0, max_elements] whose product is <= max_elements, data bytes of exactly product * itemsize;
+    [0, max_elements] whose product is <= max_elements (and that of its nonzero entries <=
+    MAX_ELEMENTS), data bytes of exactly product * itemsize;
     then values: floats finite, booleans stored as 0 or 1. Any violation raises
     CertificateFormatError naming ``where``.
     """
@@ -120,6 +124,11 @@ def _decode_shape(value: object, where: str, max_elements: int) -> tuple[int, ..
         raise CertificateFormatError(
             f"{where}: shape {list(shape)} has {math.prod(shape)} elements; at most {max_elements} allowed"
         )
+    # A zero dimension makes the product 0 whatever the others are; bounding the product of the nonzero
+    # dimensions too keeps every dimension and every stride in range for numpy (no reshape overflow).
+    limit = min(max_elements, MAX_ELEMENTS)
+    if math.prod(max(n, 1) for n in shape) > limit:
+        raise CertificateFormatError(f"{where}: shape {list(shape)} has dimensions whose product exceeds {limit}")
     return shape
 
 

@@ -17,12 +17,18 @@ def short_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (line breaks, tabs, escape sequences, ...) written as
+    its Python escape, so the result is one line whatever ``text`` holds; printable text is unchanged."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def one_line(text: str) -> str:
-    """``text`` with every non-printable character escaped and the length capped at MAX_MESSAGE_CHARS.
+    """:func:`printable` ``text`` with the length capped at MAX_MESSAGE_CHARS.
 
     The result contains no line break, tab or other control character.
     """
-    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    escaped = printable(text)
     if len(escaped) > MAX_MESSAGE_CHARS:
         escaped = escaped[: MAX_MESSAGE_CHARS - 3] + "..."
     return escaped

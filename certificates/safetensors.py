@@ -33,6 +33,9 @@ MAX_FILE_BYTES = 2**30
 MAX_HEADER_BYTES = 16 * 2**20
 """Largest JSON header accepted (the official limit is 100 MB; ours are a few KiB)."""
 MAX_NDIM = 16
+_MAX_ELEMENTS = MAX_FILE_BYTES
+"""Most elements of one tensor, counting a zero dimension as 1: no tensor of a readable file can hold more,
+and numpy can reshape to any shape within it (a zero-size shape such as [0, 2^70] is refused)."""
 METADATA_KEY = "__metadata__"
 
 _WIRE_DTYPES = {
@@ -219,6 +222,8 @@ def _parse_entry(name: str, info: object) -> tuple[str, tuple[int, ...], int, in
     begin, end = offsets
     if end - begin != math.prod(shape) * np.dtype(_WIRE_DTYPES[code]).itemsize:
         raise ModelFileError(f"{where}: data_offsets {offsets} do not match dtype {code} and shape {shape}")
+    if math.prod(max(n, 1) for n in shape) > _MAX_ELEMENTS:
+        raise ModelFileError(f"{where}: shape {short_repr(shape)} has more than {_MAX_ELEMENTS} elements")
     return code, tuple(shape), begin, end
 
 

@@ -86,6 +86,9 @@ def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -
         assert_fp_environment()
     except InputError as error:
         verdict.status, verdict.message = ERROR, str(error)
+    except MemoryError:
+        # The declared limits are meant to refuse such inputs first; this is the backstop.
+        verdict.status, verdict.message = ERROR, "out of memory (the input needs more than this machine has)"
     verdict.seconds = time.perf_counter() - start
     return verdict
 

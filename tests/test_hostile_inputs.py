@@ -1,0 +1,90 @@
+"""Hostile inputs, unit level: shapes that overflow numpy, huge counts, forged output lines.
+
+The whole-process corpus (address-space and CPU-time limits, every class of issue 11) is in
+``tests/test_hostile_corpus.py``; these tests pin the individual guarantees it relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+
+from certificates.arrays import decode_array
+from certificates.errors import CertificateFormatError, ModelFileError, printable
+from certificates.safetensors import decode_safetensors, encode_safetensors
+from checker.cli import MAX_DECIMAL_BITS, format_count, json_count
+from tests.cli_runner import assert_one_line_error, check
+from tests.model_factory import random_tensors, write_model
+
+
+@pytest.mark.parametrize("shape", [[0, 2**70], [2**70, 0], [0, 2**62, 2**62], [0] * 3 + [2**41]])
+def test_zero_size_array_with_huge_dimension_is_refused(shape):
+    wire = {"dtype": "<f8", "shape": shape, "data": b""}
+    with pytest.raises(CertificateFormatError, match="shape"):
+        decode_array(wire, where="a", max_elements=2**80)
+
+
+def test_zero_size_array_within_limits_still_decodes():
+    assert decode_array({"dtype": "<i8", "shape": [0, 3], "data": b""}, where="a", max_elements=8).shape == (0, 3)
+
+
+def _with_header_entry(data: bytes, name: str, entry: dict) -> bytes:
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    header[name] = entry
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw + data[8 + length :]
+
+
+@pytest.mark.parametrize("shape", [[0, 2**70], [2**40, 0, 2**40]])
+def test_zero_size_tensor_with_huge_dimension_is_refused(shape):
+    data = encode_safetensors({"x": np.zeros(2, np.float32)}, {})
+    hostile = _with_header_entry(data, "y", {"dtype": "F32", "shape": shape, "data_offsets": [8, 8]})
+    with pytest.raises(ModelFileError, match="elements"):
+        decode_safetensors(hostile)
+
+
+@pytest.mark.parametrize("bits", [1, 64, MAX_DECIMAL_BITS])
+def test_format_count_is_exact_decimal_up_to_the_limit(bits):
+    value = (1 << bits) - 1
+    assert format_count(value) == str(value) and json_count(value) == value
+
+
+def test_format_count_of_a_huge_count_is_compact():
+    value = 3**200_000  # about 95,000 digits, above Python's int-to-str limit
+    text = format_count(value)
+    assert text.startswith("~") and text.endswith("e+95424") and len(text) < 20
+    assert int(json_count(value), 16) == value
+
+
+def test_printable_escapes_line_breaks_and_controls():
+    assert printable("a\nVALID b\r\x1b[2J\u2028") == "a\\nVALID b\\r\\x1b[2J\\u2028"
+
+
+def test_file_name_cannot_forge_a_verdict_line(tmp_path):
+    model = tmp_path / "model.safetensors"
+    write_model(model, random_tensors(3, vocab=3, n_ctx=2, d_model=2, d_head=2))
+    forged = tmp_path / "x\nVALID forged.cert: brute-force proves accuracy >= 1 = 9 of 9"
+    forged.write_bytes(msgpack.packb({"not": "a certificate"}))
+    result = check(forged, "--model", model)
+    assert_one_line_error(result, 2)
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.startswith("ERROR ")
+    assert "\\nVALID forged" in result.stdout
+    shutil.copy(model, tmp_path / "m\nVALID")
+    result = check(tmp_path / "missing.cert", "--model", tmp_path / "m\nVALID")
+    assert_one_line_error(result, 2)
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_model_file_name_is_escaped_in_errors(tmp_path):
+    path = Path(tmp_path) / "bad\nVALID.safetensors"
+    path.write_bytes(b"\0" * 4)
+    result = check(tmp_path / "any.cert", "--model", path)
+    assert_one_line_error(result, 2)
+    assert "\\nVALID" in result.stderr
