@@ -3,10 +3,11 @@
 Decoding guarantees: ``decode_certificate`` either returns a Certificate whose every field has the
 documented type and range, or raises CertificateFormatError with a one-line message. It never
 executes anything from the input (no pickle, no ext types), never allocates more than a small
-multiple of the input size or of ``max_array_elements`` per array, and never lets an exception from
-the msgpack layer escape as anything else. Encoding guarantees: ``encode_certificate`` only emits
-bytes that ``decode_certificate`` accepts (given a large enough ``max_array_elements``); it raises
-ValueError for a certificate that would not decode.
+multiple of the input size or of ``max_array_elements`` per array, never builds more than MAX_OBJECTS
+msgpack objects, and never lets an exception from the msgpack layer escape as anything else.
+Encoding guarantees: ``encode_certificate`` only emits bytes that ``decode_certificate`` accepts
+(given a large enough ``max_array_elements``); it raises ValueError for a certificate that would not
+decode.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from certificates.arrays import (
 )
 from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
 from certificates.errors import CertificateFormatError, InputError, describe_os_error, short_repr
+from certificates.model_file import ModelWeights
+from certificates.msgpack_budget import check_object_budget
 
 FORMAT = "compact-proofs-certificate"
 VERSION = 1
@@ -40,6 +43,11 @@ MAX_INFO_DEPTH = 16
 MAX_CONTAINER_LEN = 2**20
 """Most elements in one msgpack list or map (and most bytes in one str): bounds what msgpack
 preallocates for a declared length before it has seen the elements."""
+MAX_OBJECTS = 2**16
+"""Most msgpack objects in one certificate (counted before decoding by
+:func:`certificates.msgpack_budget.check_object_budget`): a certificate's bulk is in a few bin payloads,
+so real ones hold a few hundred objects; the budget caps what decoding builds (e.g. from an ``info``
+of millions of empty lists) at a few MB."""
 
 TASK = "max"
 _TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "trace", "info")
@@ -79,6 +87,11 @@ class Certificate:
     claim_correct: int
     trace: tuple[TraceStep, ...]
     info: dict[str, object]
+
+
+def statement_for(weights: ModelWeights) -> Statement:
+    """The statement the checker derives from ``weights``: what a certificate about them must state."""
+    return Statement(task=TASK, d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest)
 
 
 def encode_certificate(cert: Certificate) -> bytes:
@@ -130,6 +143,7 @@ def read_certificate(
 
 def _unpack(data: bytes) -> object:
     """msgpack-decode ``data`` with every length limit derived from ``len(data)``; maps keep key order."""
+    check_object_budget(data, MAX_OBJECTS)
     container_limit = min(len(data), MAX_CONTAINER_LEN)
     try:
         return msgpack.unpackb(

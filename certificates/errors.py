@@ -7,8 +7,26 @@ second verdict line.
 
 from __future__ import annotations
 
+import math
+
 MAX_MESSAGE_CHARS = 1000
 """Messages longer than this are cut, so a huge name in a malformed input cannot flood the terminal."""
+
+
+MAX_DECIMAL_BITS = 13_000
+"""Counts up to this many bits (about 3,900 digits, below Python's 4,300-digit int-to-str limit) are
+printed exactly in decimal; larger ones approximately on the text line and exactly in hex in JSON."""
+
+
+def format_count(value: int, max_bits: int = MAX_DECIMAL_BITS) -> str:
+    """``value`` in decimal if it has at most ``max_bits`` bits, else ``~d.dddde+N`` (5 significant
+    digits, computed from the top 64 bits in time linear in the size, never through str(int))."""
+    if value.bit_length() <= max_bits:
+        return str(value)
+    shift = max(value.bit_length() - 64, 0)
+    log10 = math.log10(value >> shift) + shift * math.log10(2)
+    exponent = math.floor(log10)
+    return f"~{10 ** (log10 - exponent):.4f}e+{exponent}"
 
 
 def short_repr(value: object, limit: int = 60) -> str:

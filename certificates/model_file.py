@@ -24,6 +24,7 @@ import numpy as np
 from certificates.atomic import write_bytes_atomic
 from certificates.errors import ModelFileError, short_repr
 from certificates.safetensors import (
+    MAX_FILE_BYTES,
     SafetensorsFile,
     decode_safetensors,
     encode_safetensors,
@@ -75,6 +76,13 @@ _CONFIG_REQUIRED_VALUES: dict[str, object] = {
     "d_mlp": None,
     "positional_embedding_type": "standard",
 }
+MAX_NUMBER_CHARS = 64
+"""Longest number literal in the config (a float64 needs at most 24 characters)."""
+MAX_DECIMAL_EXPONENT = 400
+"""Largest decimal exponent of a config number (a float64 needs at most 324)."""
+MIN_ATTN_SCALE, MAX_ATTN_SCALE = Fraction(1, 2**64), Fraction(2**64)
+"""Range of an explicit attention scale: wide enough for any real model (sqrt(d_head) is below 2^10),
+narrow enough that the exact table rounding works on integers of a few hundred bits."""
 _TL_DEFAULT_SCALE = -1
 """TransformerLens's "attn_scale" sentinel for the default sqrt(d_head)."""
 _TL_DEFAULT_V_OUT = -1
@@ -118,12 +126,13 @@ class ModelWeights:
         return int(self.W_Q.shape[1])
 
 
-def load_model(path: str | os.PathLike[str]) -> ModelWeights:
+def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> ModelWeights:
     """The validated weights in the safetensors file at ``path``; ModelFileError otherwise.
 
-    A missing file gives ModelFileError("cannot read model PATH: no such file").
+    A missing file gives ModelFileError("cannot read model PATH: no such file"); a file of more than
+    ``max_bytes`` bytes is refused before it is read.
     """
-    parsed = read_safetensors_file(path)
+    parsed = read_safetensors_file(path, max_bytes=max_bytes)
     try:
         return _weights_from(parsed)
     except ModelFileError as error:
@@ -284,12 +293,34 @@ def _parse_config(text: str | None) -> dict:
     if text is None:
         return {}
     try:
-        config = parse_strict_json(text, parse_float=Fraction)
+        config = parse_strict_json(text, parse_float=bounded_fraction, parse_int=bounded_int)
     except ValueError as error:
         raise ModelFileError(f"config metadata is not valid JSON: {error}") from None
     if type(config) is not dict:
         raise ModelFileError("config metadata is not a JSON object")
     return config
+
+
+def bounded_int(text: str) -> int:
+    """The JSON integer literal ``text`` (ValueError if longer than MAX_NUMBER_CHARS)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number {short_repr(text)} has more than {MAX_NUMBER_CHARS} characters")
+    return int(text)
+
+
+def bounded_fraction(text: str) -> Fraction:
+    """The exact value of the JSON number literal ``text`` with a fraction or exponent part.
+
+    Raises ValueError, before any big-integer arithmetic, if ``text`` is longer than MAX_NUMBER_CHARS or
+    its decimal exponent exceeds MAX_DECIMAL_EXPONENT in magnitude, so the result has at most about
+    (MAX_NUMBER_CHARS + MAX_DECIMAL_EXPONENT) * log2(10) bits (``1e999999999`` would need 3.3e9).
+    """
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number {short_repr(text)} has more than {MAX_NUMBER_CHARS} characters")
+    _, marker, exponent = text.lower().partition("e")
+    if marker and abs(int(exponent)) > MAX_DECIMAL_EXPONENT:
+        raise ValueError(f"number {short_repr(text)} has a decimal exponent beyond +-{MAX_DECIMAL_EXPONENT}")
+    return Fraction(text)
 
 
 def _check_config(config: dict, sizes: dict[str, int]) -> None:
@@ -328,4 +359,6 @@ def _attn_scale_squared(config: dict, d_head: int) -> Fraction:
         return Fraction(d_head)
     if type(scale) not in (int, Fraction) or scale <= 0:
         raise ModelFileError(f"config attn_scale = {short_repr(scale)} is not a positive number")
+    if not MIN_ATTN_SCALE <= scale <= MAX_ATTN_SCALE:
+        raise ModelFileError(f"config attn_scale = {short_repr(float(scale))} is outside [2^-64, 2^64]")
     return Fraction(scale) ** 2

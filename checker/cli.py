@@ -1,36 +1,25 @@
-"""`check CERT [CERT ...] --model MODEL [--json]`: the independent checker's command line.
+"""`check CERT [CERT ...] --model MODEL [--json] [--max-vocab N] [--max-context N] [--max-width N]
+[--max-work N]`: the independent checker's command line.
 
-One line on stdout per certificate; diagnostics on stderr. Exit code: the worst verdict over the
-certificates (0 VALID, 1 INVALID, 2 ERROR); 3 if the checker itself failed unexpectedly.
+One line on stdout per certificate; diagnostics on stderr (one line per certificate that is not VALID).
+Every line is escaped (:func:`certificates.errors.printable`), so no file name or certificate string can
+forge a line. Exit code: the worst verdict over the certificates (0 VALID, 1 INVALID, 2 ERROR, including
+an input over a resource limit of :mod:`checker.limits`); 3 only if the checker itself failed
+unexpectedly (a bug).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
-from certificates.errors import one_line, printable
+from certificates.errors import MAX_DECIMAL_BITS, format_count, one_line, printable, short_repr
+from certificates.model_file import bounded_fraction
+from checker.limits import LIMIT_NAMES, Limits, option
 from checker.verify import VALID, Verdict, verify
 
 EXIT_INTERNAL = 3
-
-
-MAX_DECIMAL_BITS = 13_000
-"""Counts up to this many bits (about 3,900 digits, below Python's 4,300-digit int-to-str limit) are
-printed exactly in decimal; larger ones approximately on the text line and exactly in hex in JSON."""
-
-
-def format_count(value: int) -> str:
-    """``value`` in decimal if it has at most MAX_DECIMAL_BITS bits, else ``~d.dddde+N`` (5 significant
-    digits, computed from the top 64 bits in time linear in the size, never through str(int))."""
-    if value.bit_length() <= MAX_DECIMAL_BITS:
-        return str(value)
-    shift = value.bit_length() - 64
-    log10 = math.log10(value >> shift) + shift * math.log10(2)
-    exponent = math.floor(log10)
-    return f"~{10 ** (log10 - exponent):.4f}e+{exponent}"
 
 
 def json_count(value: int | None) -> int | str | None:
@@ -77,16 +66,43 @@ def as_json(verdict: Verdict) -> dict[str, object]:
     }
 
 
+LIMIT_HELP = {
+    "vocab": "refuse models with d_vocab above N",
+    "context": "refuse models with n_ctx above N",
+    "width": "refuse models with d_model or d_head above N",
+    "work": "refuse checks whose estimated work (FLOPs plus weighted exact arithmetic) is above N",
+}
+assert set(LIMIT_HELP) == set(LIMIT_NAMES)
+
+
+def limit_value(text: str) -> int:
+    """A positive integer limit written as an integer or in scientific notation, e.g. ``2e10``."""
+    try:
+        value = bounded_fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{short_repr(text)} is not a number") from None
+    if value.denominator != 1 or value < 1:
+        raise argparse.ArgumentTypeError(f"{short_repr(text)} is not a positive integer")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check", description="Rigorously re-check compact-proofs certificates.")
     parser.add_argument("certificates", nargs="+", metavar="CERT", help="certificate file(s) (.cert)")
     parser.add_argument("--model", required=True, help="the model (safetensors) the certificates are about")
     parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
+    defaults = Limits()
+    for name, help_text in LIMIT_HELP.items():
+        parser.add_argument(
+            option(name), type=limit_value, default=getattr(defaults, name), metavar="N",
+            help=f"{help_text} (default {getattr(defaults, name):,})",
+        )
     args = parser.parse_args(argv)
+    limits = Limits(**{name: getattr(args, f"max_{name}") for name in LIMIT_NAMES})
     worst = 0
     try:
         for path in args.certificates:
-            verdict = verify(path, args.model)
+            verdict = verify(path, args.model, limits)
             print(json.dumps(as_json(verdict), default=str) if args.json else format_line(verdict), flush=True)
             if verdict.status != VALID:
                 print(printable(f"check: {verdict.status}: {verdict.message}"), file=sys.stderr)

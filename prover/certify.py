@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import Certificate, Statement
+from certificates.codec import Certificate, statement_for
 from certificates.model_file import ModelWeights
 from prover.strategies import ProofInput, StrategyInfo
 
@@ -46,7 +46,7 @@ def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     certificate = Certificate(
-        statement=Statement(task="max", d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest),
+        statement=statement_for(weights),
         strategy_name=strategy.name,
         strategy_params=output.params,
         claim_correct=int(output.claim_correct),

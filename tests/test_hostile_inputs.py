@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tracemalloc
 from pathlib import Path
 
 import msgpack
@@ -15,10 +16,13 @@ import numpy as np
 import pytest
 
 from certificates.arrays import decode_array
-from certificates.errors import CertificateFormatError, ModelFileError, printable
+from certificates.codec import decode_certificate
+from certificates.errors import MAX_DECIMAL_BITS, CertificateFormatError, ModelFileError, format_count, printable
+from certificates.model_file import load_model
 from certificates.safetensors import decode_safetensors, encode_safetensors
-from checker.cli import MAX_DECIMAL_BITS, format_count, json_count
+from checker.cli import json_count
 from tests.cli_runner import assert_one_line_error, check
+from tests.hostile_corpus import brute_force_certificate
 from tests.model_factory import random_tensors, write_model
 
 
@@ -88,3 +92,79 @@ def test_model_file_name_is_escaped_in_errors(tmp_path):
     result = check(tmp_path / "any.cert", "--model", path)
     assert_one_line_error(result, 2)
     assert "\\nVALID" in result.stderr
+
+
+def _model_with_config_text(path: Path, config_text: str) -> Path:
+    tensors = random_tensors(5, vocab=3, n_ctx=2, d_model=2, d_head=2)
+    path.write_bytes(encode_safetensors(tensors, {"config": config_text}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("config_text", "reason"),
+    [
+        ('{"seed": 1e999999999}', "exponent"),
+        ('{"lr": 1e-999999999}', "exponent"),
+        ('{"attn_scale": 1e-999999}', "exponent"),
+        ('{"x": ' + "9" * 5000 + "}", "characters"),
+        ('{"x": 0.' + "1" * 100 + "}", "characters"),
+        ('{"attn_scale": 1e-30}', "outside"),
+        ('{"attn_scale": 1e30}', "outside"),
+    ],
+)
+def test_hostile_config_numbers_are_refused_quickly(tmp_path, config_text, reason):
+    path = _model_with_config_text(tmp_path / "m.safetensors", config_text)
+    with pytest.raises(ModelFileError, match=reason):
+        load_model(path)
+
+
+def test_info_of_millions_of_empty_lists_is_refused_by_the_object_budget():
+    data = msgpack.packb({"format": "compact-proofs-certificate", "info": {"x": [[]] * 2**20}})
+    tracemalloc.start()
+    try:
+        with pytest.raises(CertificateFormatError, match="msgpack objects"):
+            decode_certificate(data, max_array_elements=16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.fixture(scope="module")
+def small_check(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny model (V = 5, n = 3, d = h = 4) and a brute-force certificate claiming nothing."""
+    directory = tmp_path_factory.mktemp("limits")
+    model = directory / "model.safetensors"
+    write_model(model, random_tensors(7, vocab=5, n_ctx=3, d_model=4, d_head=4))
+    return model, brute_force_certificate(model, directory / "bf.cert")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [("--max-vocab", "4", "d_vocab V = 5"), ("--max-context", "2", "n_ctx n = 3"),
+     ("--max-width", "3", "d_model d = 4"), ("--max-work", "1e3", "estimated work of brute-force")],
+)
+def test_each_limit_refuses_with_one_line_naming_its_option(small_check, option, value, named):
+    model, cert = small_check
+    assert check(cert, "--model", model).returncode == 0
+    result = check(cert, "--model", model, option, value)
+    assert_one_line_error(result, 2)
+    assert named in result.stderr and f"(raise it with {option})" in result.stderr
+
+
+def test_model_file_over_the_size_limits_is_refused_before_reading(small_check, tmp_path):
+    _, cert = small_check
+    tensors = random_tensors(7, vocab=5, n_ctx=3, d_model=4, d_head=4)
+    tensors["blocks.0.attn.IGNORE"] = np.zeros(1 << 20, dtype=np.float32)  # a 4 MiB buffer
+    model = tmp_path / "padded.safetensors"
+    model.write_bytes(encode_safetensors(tensors, {}))
+    result = check(cert, "--model", model, "--max-vocab", "8", "--max-context", "8", "--max-width", "8")
+    assert_one_line_error(result, 2)
+    assert "the size limits allow" in result.stderr and "--max-width" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1.5", "x", "1e999999999"])
+def test_bad_limit_values_are_usage_errors(small_check, value):
+    model, cert = small_check
+    result = check(cert, "--model", model, "--max-work", value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

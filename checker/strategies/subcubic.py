@@ -219,4 +219,9 @@ def _accept(accept, claimed, enclosure, step: str, array: str, cases: tuple[np.n
         raise InvalidCertificate(failure.step, failure.array, where, failure.reason) from None
 
 
-register_all(NAMES, replay_subcubic)
+def subcubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
+    """Estimated replay work: 64 per case (q, m, c) and per entry of the V x V and V x d products."""
+    return 64 * (d_vocab * d_vocab * (n_ctx + d_model + d_head) + d_vocab * d_model * d_head)
+
+
+register_all(NAMES, replay_subcubic, work=subcubic_work)
