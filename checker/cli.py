@@ -15,7 +15,8 @@ import json
 import sys
 
 from certificates.errors import MAX_DECIMAL_BITS, format_count, one_line, printable, short_repr
-from certificates.model_file import bounded_fraction
+from certificates.model_config import bounded_fraction
+from checker.flops import COST_MODEL_VERSION
 from checker.limits import LIMIT_NAMES, Limits, option
 from checker.verify import VALID, Verdict, verify
 
@@ -41,7 +42,7 @@ def format_line(verdict: Verdict) -> str:
     return printable(
         f"{head}: {verdict.strategy} proves accuracy >= {format_count(verdict.claimed)}/"
         f"{format_count(verdict.total)} = {float(bound):.6f} (certified {format_count(verdict.certified_count)}); "
-        f"{verdict.flops:.3e} FLOPs; {verdict.seconds:.2f} s"
+        f"{verdict.flops:.3e} FLOPs (cost model v{COST_MODEL_VERSION}); {verdict.seconds:.2f} s"
     )
 
 
@@ -59,6 +60,7 @@ def as_json(verdict: Verdict) -> dict[str, object]:
         "bound": None if bound is None else f"{json_count(bound.numerator)}/{json_count(bound.denominator)}",
         "bound_decimal": None if bound is None else float(bound),
         "flops": verdict.flops,
+        "cost_model": COST_MODEL_VERSION,
         "bookkeeping_ops": verdict.bookkeeping,
         "seconds": round(verdict.seconds, 4),
         "message": verdict.message,

@@ -10,7 +10,7 @@ Work is counted in FLOPs of the cost model (:mod:`checker.flops`) plus the exact
 where one exact integer multiply-add counts EXACT_OP_WEIGHT and the rounding of one exact table entry
 ENCLOSURE_WEIGHT (their measured cost relative to a float operation; both run as Python integers).
 The defaults admit every check of the shipped V = 64, n = 4 models, including a brute force whose every
-sequence needs stage 2 (about 2.2e10 work), and refuse what would take more than a few minutes.
+sequence needs stage 2 (about 2.7e10 work), and refuse what would take more than a few minutes.
 """
 
 from __future__ import annotations

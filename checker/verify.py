@@ -159,6 +159,11 @@ def _check_model_size(model_path: str | os.PathLike, limits: Limits) -> None:
 
 
 def _check_statement(certificate: Certificate, weights: ModelWeights) -> None:
+    if certificate.cost_model != flops.COST_MODEL_VERSION:
+        raise InputError(
+            f"certificate counts proof length in cost model v{certificate.cost_model}; "
+            f"this checker counts in v{flops.COST_MODEL_VERSION}"
+        )
     statement = certificate.statement
     if statement.model_digest != weights.digest:
         raise InputError(

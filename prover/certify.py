@@ -11,6 +11,7 @@ import torch
 
 from certificates.codec import Certificate, statement_for
 from certificates.model_file import ModelWeights
+from checker.flops import COST_MODEL_VERSION
 from prover.strategies import ProofInput, StrategyInfo
 
 
@@ -51,6 +52,7 @@ def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -
         strategy_params=output.params,
         claim_correct=int(output.claim_correct),
         trace=tuple(output.trace),
+        cost_model=COST_MODEL_VERSION,
         info={
             "prover": prover_version(),
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

@@ -257,6 +257,26 @@ def _forged_file_name(directory: Path, full: bool) -> list[Case]:
     return [_case("forgery", "certificate name with a newline and a VALID line", forged, model, (VALID,))]
 
 
+def _digest_binding(directory: Path, full: bool) -> list[Case]:
+    """The same tensors with another attention scale, a soft cap, or a version-1 certificate."""
+    model, cert = _small_model(directory)
+    tensors = read_safetensors(model)[0]
+    rescaled = _write_model(directory / "rescaled.safetensors", tensors, {"attn_scale": 2.0})
+    unscaled = _write_model(directory / "unscaled.safetensors", tensors, {"use_attn_scale": False})
+    capped = _write_raw_model(directory / "capped.safetensors", tensors, '{"attn_scores_soft_cap": 30.0}')
+    wire = msgpack.unpackb(cert.read_bytes())
+    del wire["cost_model"], wire["statement"]["model_class"]
+    wire.update(version=1, claim={"correct": 0})
+    version1 = directory / "version1.cert"
+    version1.write_bytes(msgpack.packb(wire, use_bin_type=True))
+    return [
+        _case("digest", "certificate for scale sqrt(h), model with attn_scale 2", cert, rescaled, (ERROR,)),
+        _case("digest", "certificate for scale sqrt(h), model with use_attn_scale false", cert, unscaled, (ERROR,)),
+        _case("digest", "config attn_scores_soft_cap 30", cert, capped, (ERROR,)),
+        _case("digest", "version-1 certificate", version1, model, (ERROR,)),
+    ]
+
+
 BUILDERS: dict[str, Callable[[Path, bool], list[Case]]] = {
     "zero-size-tensor": _zero_size_tensor,
     "zero-size-trace-array": _zero_size_trace_array,
@@ -271,5 +291,6 @@ BUILDERS: dict[str, Callable[[Path, bool], list[Case]]] = {
     "all-cases-good-cubic": _all_cases_good_cubic,
     "unembedding-zero": _unembedding_zero,
     "forged-file-name": _forged_file_name,
+    "digest-binding": _digest_binding,
 }
 """Every corpus builder by name; each writes its files and returns its cases."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import msgpack
@@ -16,9 +17,9 @@ import numpy as np
 import pytest
 
 from certificates.arrays import decode_array
-from certificates.codec import decode_certificate
+from certificates.codec import TraceStep, decode_certificate
 from certificates.errors import MAX_DECIMAL_BITS, CertificateFormatError, ModelFileError, format_count, printable
-from certificates.model_file import load_model
+from certificates.model_file import load_model, save_model
 from certificates.safetensors import decode_safetensors, encode_safetensors
 from checker.cli import json_count
 from tests.cli_runner import assert_one_line_error, check
@@ -168,3 +169,67 @@ def test_bad_limit_values_are_usage_errors(small_check, value):
     model, cert = small_check
     result = check(cert, "--model", model, "--max-work", value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_files_differing_only_in_the_attention_scale_have_different_digests(small_check, tmp_path):
+    model, cert = small_check
+    tensors = random_tensors(7, vocab=5, n_ctx=3, d_model=4, d_head=4)
+    rescaled = tmp_path / "rescaled.safetensors"
+    save_model(rescaled, tensors, {"attn_scale": 3.0})
+    assert load_model(rescaled).digest != load_model(model).digest
+    assert check(cert, "--model", model).returncode == 0
+    result = check(cert, "--model", rescaled)
+    assert_one_line_error(result, 2)
+    assert "digest" in result.stderr
+
+
+def test_version_1_certificate_is_one_error_line_naming_the_version(small_check, tmp_path):
+    model, cert = small_check
+    wire = msgpack.unpackb(cert.read_bytes())
+    del wire["cost_model"], wire["statement"]["model_class"]
+    wire.update(version=1, claim={"correct": 0})
+    old = tmp_path / "old.cert"
+    old.write_bytes(msgpack.packb(wire, use_bin_type=True))
+    result = check(old, "--model", model)
+    assert_one_line_error(result, 2)
+    assert "version 1" in result.stderr
+
+
+CHUNKED_STRATEGIES = [
+    ("cubic", "checker.strategies.cubic"),
+    ("cubic-ov-chord", "checker.strategies.cubic"),
+    ("subcubic/EUPU=max-diff-exact,attn=mean-query+diff,attn-err=exact", "checker.strategies.subcubic"),
+    ("subcubic/EUPU=max-diff,attn=drop-average-query,attn-err=svd", "checker.strategies.subcubic"),
+]
+
+
+@pytest.mark.parametrize(("strategy", "module"), CHUNKED_STRATEGIES)
+def test_chunked_replay_gives_the_same_verdict_as_one_chunk(tmp_path, monkeypatch, strategy, module):
+    """The case grid replayed one query row at a time certifies exactly what it does in one piece, and
+    a claim raised above its enclosure in a later chunk is still INVALID."""
+    import importlib
+
+    import torch
+
+    from certificates.codec import write_certificate
+    from checker.verify import verify
+    from prover import strategies
+    from prover.certify import prove
+    from tests.generators import ModelSpec, build_model
+
+    model = build_model(ModelSpec(kind="trained", seed=0, vocab=5, n_ctx=4, d_model=8), tmp_path)
+    certificate, _ = prove(model.weights, strategies.lookup(strategy), torch.device("cpu"))
+    cert = tmp_path / "c.cert"
+    write_certificate(cert, certificate)
+    whole = verify(cert, model.path)
+    assert whole.status == "VALID" and whole.certified_count > 0
+    monkeypatch.setattr(importlib.import_module(module), "CASE_BLOCK", 1)
+    chunked = verify(cert, model.path)
+    assert (chunked.status, chunked.certified_count) == (whole.status, whole.certified_count)
+    step = certificate.trace[-1]
+    bound = step.arrays["bound"].copy()
+    bound[-1] = np.float32(-3.0e38)
+    tampered = tmp_path / "t.cert"
+    trace = (*certificate.trace[:-1], TraceStep(step.step, {**step.arrays, "bound": bound}))
+    write_certificate(tampered, replace(certificate, trace=trace))
+    assert verify(tampered, model.path).status == "INVALID"
