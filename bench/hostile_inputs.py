@@ -52,11 +52,11 @@ def main() -> None:
         for case in cases:
             exit_code, said, seconds, megabytes = measure(case.args)
             answer = ANSWERS.get(exit_code, f"exit {exit_code}")
-            detail = said.split(": ", 2)[-1] if exit_code == 2 else said.split(": ", 1)[-1]
-            detail = detail.replace(directory, "TMP").replace("|", "\\|")
+            detail = said.removeprefix("check: ERROR: ") if exit_code == 2 else said.split(" ", 1)[-1]
+            detail = detail.replace(directory, "TMP").replace(str(ROOT) + "/", "").replace("|", "\\|")
             if len(detail) > 110:
                 detail = detail[:107] + "..."
-            print(f"| {case.kind} | {case.description} | {case.size / 1024:,.0f} KiB | {answer}: {detail} "
+            print(f"| {case.kind} | {case.description} | {case.size / 1024:,.0f} KiB | {answer} {detail} "
                   f"| {seconds:.2f} | {megabytes:.0f} |", flush=True)
 
 

@@ -101,7 +101,7 @@ def read_config(text: str | None, sizes: dict[str, int]) -> dict:
     for key, value in config.items():
         if key in NEUTRAL_VALUES and not any(_same_value(value, neutral) for neutral in NEUTRAL_VALUES[key]):
             raise ModelFileError(
-                f"config {key} = {short_repr(value)} changes the computation; the checker does not support it"
+                f"config {key} = {_shown(value)} changes the computation; the checker does not support it"
             )
         if key not in HONOURED_KEYS and key not in NEUTRAL_VALUES and key not in METADATA_KEYS:
             raise ModelFileError(
@@ -168,6 +168,11 @@ def _check_honoured(config: dict, sizes: dict[str, int]) -> None:
             f"config use_attn_scale = {short_repr(config['use_attn_scale'])} is not a boolean"
         )
     attn_scale_squared(config, sizes["h"])
+
+
+def _shown(value: object) -> str:
+    """A config value for a message: a Fraction as "p/q" (or "p"), anything else by short_repr."""
+    return str(value) if type(value) is Fraction else short_repr(value)
 
 
 def _same(value: object, expected: object) -> bool:

@@ -21,7 +21,7 @@ the bound gives an exact sum > 0.
 Every certified sequence is therefore correct in exact real arithmetic; ties are never certified.
 
 Memory is bounded whatever V and n are: the query-independent differences and the stage-1 tables are
-built for a chunk of max tokens at a time, sequences are decided in blocks of at most BLOCK_SEQUENCES,
+built for a chunk of max tokens at a time, sequences are decided in blocks of at most BLOCK_TOKENS tokens,
 and stage 2 in blocks of at most BLOCK_ELEMENTS table entries, so besides the [V]*n boolean result no
 array has more than about BLOCK_ELEMENTS entries. With n < STAGE1_MIN_CTX every sequence goes straight
 to stage 2: a stage-1 table costs V^3 n per query, more than the V^(n-1) n V of deciding each of the
@@ -35,7 +35,8 @@ their range and order and reports how many of them it certified anyway.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
@@ -51,8 +52,8 @@ NAME = "brute-force"
 MAX_LISTED_FAILURES = 1 << 16
 BLOCK_ELEMENTS = 1 << 22
 """Most entries of one float64 temporary table (32 MiB)."""
-BLOCK_SEQUENCES = 1 << 20
-"""Most sequences decided in one block."""
+BLOCK_TOKENS = 1 << 22
+"""Most tokens (sequences times n) decided in one block: their index arrays stay below 64 MiB."""
 STAGE1_MIN_CTX = 3
 """The shortest context for which the stage-1 tables are built (module docstring)."""
 
@@ -101,8 +102,8 @@ def certified_sequences(tables: Tables) -> np.ndarray:
         shared = _output_differences(tables, maxima)
         for query in range(maxima.stop):
             stage1 = _stage1_table(tables, shared, query, maxima)
-            for max_token in range(max(query, first), maxima.stop):
-                _certify_block(certified, tables, stage1[:, :, max_token - first], query, max_token)
+            for m in range(max(query, first), maxima.stop):
+                _certify_block(certified, tables, stage1[:, :, m - first], shared[:, :, m - first], query, m)
     return certified
 
 
@@ -162,10 +163,17 @@ def _stage1_table(tables: Tables, shared: np.ndarray, query: int, maxima: range)
     return lower.min(axis=3)
 
 
-def _certify_block(certified: np.ndarray, tables: Tables, stage1: np.ndarray, query: int, m: int) -> None:
+def _certify_block(
+    certified: np.ndarray, tables: Tables, stage1: np.ndarray, shared: np.ndarray, query: int, m: int
+) -> None:
     """Certify the sequences whose query is ``query`` and whose maximum is ``m``; ``stage1[t, p]`` is the
-    stage-1 table of this query and max."""
+    stage-1 table of this query and max, ``shared[t, p, y]`` the output differences of this max."""
     n_ctx = stage1.shape[1]
+    positions = np.arange(n_ctx)[None, :]
+
+    def gathered(sequences: np.ndarray, _: np.ndarray) -> np.ndarray:
+        return shared[sequences, positions]
+
     base = stage1[query, n_ctx - 1]
     for ranges in _max_blocks(query, m, n_ctx - 1):
         terms = [stage1[tokens, p] for p, tokens in enumerate(ranges)]
@@ -176,7 +184,7 @@ def _certify_block(certified: np.ndarray, tables: Tables, stage1: np.ndarray, qu
         left = np.nonzero(~passed)
         if left[0].size:
             tokens_left = np.stack([ranges[p][idx] for p, idx in enumerate(left)], axis=1)
-            passed[left] = _stage2(tables, query, np.full(tokens_left.shape[0], m), tokens_left)
+            passed[left] = _stage2(tables, query, np.full(tokens_left.shape[0], m), tokens_left, gathered)
         certified[np.ix_(*ranges, [query])] = passed[..., None]
 
 
@@ -185,17 +193,23 @@ def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> Non
     vocab, n_ctx = tables.eqkp.shape
     free = (vocab,) * (n_ctx - 1)
     decided = np.empty(vocab ** (n_ctx - 1), dtype=bool)  # x_{n-1} = query, the others in C order
-    for start in range(0, decided.size, BLOCK_SEQUENCES):
-        flat = np.arange(start, min(start + BLOCK_SEQUENCES, decided.size))
+    block = BLOCK_TOKENS // n_ctx
+    for start in range(0, decided.size, block):
+        flat = np.arange(start, min(start + block, decided.size))
         tokens = np.stack(np.unravel_index(flat, free), axis=1).reshape(flat.size, n_ctx - 1)
         maxima = np.maximum(tokens.max(axis=1, initial=0), query)
-        decided[flat] = _stage2(tables, query, maxima, tokens)
+        decided[flat] = _stage2(tables, query, maxima, tokens, partial(_sequence_differences, tables))
     certified[..., query] = decided.reshape(free)
 
 
-def _stage2(tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+def _stage2(
+    tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray,
+    differences: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
     """``fl(sum_p L_p[y]) > err_y`` for every y != m, for the sequences ``tokens`` [K, n-1] with maxima
-    ``m`` = ``maxima`` [K], decided in blocks of at most BLOCK_ELEMENTS entries.
+    ``m`` = ``maxima`` [K], decided in blocks of at most BLOCK_ELEMENTS entries. ``differences(x, m)``
+    gives the output differences [K, n, y] of the full sequences ``x`` [K, n] (those of
+    :func:`_output_differences`, gathered or recomputed).
 
     Each sequence gets its own shift (its largest score), so its attention weights are near 1 at the
     top and the terms cannot all underflow.
@@ -211,7 +225,7 @@ def _stage2(tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray) 
         scores = tables.eqke[query][sequences] + tables.eqkp[query][None, :]  # [K, n]
         weights = (scores - Interval.exact(scores.lo.max(axis=1, keepdims=True))).exp()
         unembed_lower = down(unembed.lo[m][:, None] - unembed.hi[None, :])  # [K, y]
-        difference = down(unembed_lower[:, None, :] + _sequence_differences(tables, sequences, m))  # [K, n, y]
+        difference = down(unembed_lower[:, None, :] + differences(sequences, m))  # [K, n, y]
         flops.charge(unembed_lower.size + difference.size)
         terms = _weighted_lower(weights, difference)  # [K, n, y]
         total, magnitude = terms.sum(axis=1), np.abs(terms).sum(axis=1)
@@ -224,32 +238,33 @@ def _stage2(tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray) 
 
 def _max_blocks(query: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
     """Token ranges, one per non-query position, whose products are every arrangement with max exactly m,
-    each product at most BLOCK_SEQUENCES sequences.
+    each product at most BLOCK_TOKENS / n sequences.
 
     With q = m: all tokens in [0, m]. With q < m: blocks by the first position j holding m
     (positions before j in [0, m), j = m, after j in [0, m]); the blocks are disjoint and cover all.
     """
+    limit = BLOCK_TOKENS // (free + 1)
     up_to = np.arange(m + 1)
     if query == m:
-        yield from _split([up_to] * free)
+        yield from _split([up_to] * free, limit)
         return
     below, only = np.arange(m), np.array([m])
     for j in range(free):
-        yield from _split([below] * j + [only] + [up_to] * (free - 1 - j))
+        yield from _split([below] * j + [only] + [up_to] * (free - 1 - j), limit)
 
 
-def _split(ranges: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
-    """``ranges`` cut along its leading axes into pieces of at most BLOCK_SEQUENCES sequences."""
+def _split(ranges: list[np.ndarray], limit: int) -> Iterator[list[np.ndarray]]:
+    """``ranges`` cut along its leading axes into pieces of at most ``limit`` sequences."""
     rest = math.prod(r.size for r in ranges[1:])
-    if rest * ranges[0].size <= BLOCK_SEQUENCES:
+    if rest * ranges[0].size <= limit:
         yield ranges
-    elif rest <= BLOCK_SEQUENCES:
-        step = BLOCK_SEQUENCES // rest
+    elif rest <= limit:
+        step = limit // rest
         for start in range(0, ranges[0].size, step):
             yield [ranges[0][start : start + step], *ranges[1:]]
     else:
         for token in ranges[0]:
-            for tail in _split(ranges[1:]):
+            for tail in _split(ranges[1:], limit):
                 yield [np.array([token]), *tail]
 
 
