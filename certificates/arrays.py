@@ -15,6 +15,9 @@ from certificates.errors import CertificateFormatError, short_repr
 
 ALLOWED_DTYPES = ("<f8", "<f4", "<i8", "<i4", "|u1", "|b1")
 MAX_NDIM = 8
+MAX_ELEMENTS = 2**40
+"""Most elements of any array, counting a zero dimension as 1, whatever the caller allows: far above
+what a certificate file can hold, far below what overflows numpy's shape and stride arithmetic."""
 _FLOAT_DTYPES = ("<f8", "<f4")
 _ARRAY_KEYS = ("dtype", "shape", "data")
 
@@ -56,6 +59,43 @@ def strict_str(value: object, where: str) -> str:
     return value
 
 
+MAX_COUNT_DIGITS = 1 << 20
+"""Most decimal digits of a count (a 1 MB string): any V^n the checker's limits admit has far fewer."""
+_DIGIT_CHUNK = 4000
+"""Digits converted at once, below Python's 4,300-digit int/str conversion limit."""
+
+
+def encode_count(value: int) -> str:
+    """The canonical decimal string of the non-negative int ``value``, of any size up to
+    MAX_COUNT_DIGITS digits (ValueError otherwise); never limited by Python's int-to-str limit."""
+    if type(value) is not int or value < 0:
+        raise ValueError(f"a count must be a non-negative int, got {short_repr(value)}")
+    chunks = []
+    base = 10**_DIGIT_CHUNK
+    while value >= base:
+        value, low = divmod(value, base)
+        chunks.append(str(low).zfill(_DIGIT_CHUNK))
+        if len(chunks) * _DIGIT_CHUNK > MAX_COUNT_DIGITS:
+            raise ValueError(f"count has more than {MAX_COUNT_DIGITS} digits")
+    return str(value) + "".join(reversed(chunks))
+
+
+def decode_count(value: object, where: str) -> int:
+    """The count written as ``value``: a str of 1 to MAX_COUNT_DIGITS ASCII digits without a leading
+    zero (the canonical form of :func:`encode_count`); CertificateFormatError otherwise."""
+    if type(value) is not str:
+        raise CertificateFormatError(f"{where}: expected a decimal string, got {type_name(value)}")
+    if not 0 < len(value) <= MAX_COUNT_DIGITS or not value.isascii() or not value.isdigit():
+        raise CertificateFormatError(f"{where}: {short_repr(value)} is not 1 to {MAX_COUNT_DIGITS} decimal digits")
+    if value[0] == "0" and len(value) > 1:
+        raise CertificateFormatError(f"{where}: {short_repr(value)} has a leading zero")
+    head = len(value) % _DIGIT_CHUNK or _DIGIT_CHUNK
+    result = int(value[:head])
+    for start in range(head, len(value), _DIGIT_CHUNK):
+        result = result * 10**_DIGIT_CHUNK + int(value[start : start + _DIGIT_CHUNK])
+    return result
+
+
 def encode_array(array: np.ndarray) -> dict[str, object]:
     """The wire object for ``array``: its values converted to the little-endian allowed dtype, C order.
 
@@ -81,7 +121,8 @@ def decode_array(obj: object, *, where: str, max_elements: int) -> np.ndarray:
 
     Checks, in this order and before allocating anything proportional to the declared shape: the
     exact key set, dtype in ALLOWED_DTYPES, shape a list of at most MAX_NDIM ints in
-    [0, max_elements] whose product is <= max_elements, data bytes of exactly product * itemsize;
+    [0, max_elements] whose product is <= max_elements (and that of its nonzero entries <=
+    MAX_ELEMENTS), data bytes of exactly product * itemsize;
     then values: floats finite, booleans stored as 0 or 1. Any violation raises
     CertificateFormatError naming ``where``.
     """
@@ -120,6 +161,11 @@ def _decode_shape(value: object, where: str, max_elements: int) -> tuple[int, ..
         raise CertificateFormatError(
             f"{where}: shape {list(shape)} has {math.prod(shape)} elements; at most {max_elements} allowed"
         )
+    # A zero dimension makes the product 0 whatever the others are; bounding the product of the nonzero
+    # dimensions too keeps every dimension and every stride in range for numpy (no reshape overflow).
+    limit = min(max_elements, MAX_ELEMENTS)
+    if math.prod(max(n, 1) for n in shape) > limit:
+        raise CertificateFormatError(f"{where}: shape {list(shape)} has dimensions whose product exceeds {limit}")
     return shape
 
 

@@ -1,12 +1,19 @@
-"""Certificate format v1: typed classes and a strict msgpack codec (SPEC section 3).
+"""Certificate format v2: typed classes and a strict msgpack codec (SPEC sections 3 and 9).
+
+Version 2 differs from version 1 (SPEC section 3) in: the statement names the model class and its
+digest binds the function (:func:`certificates.model_file.statement_digest`: tensors, attention scale,
+honoured config); the claim is ``{"kind": "count", "value": decimal string}``, an exact non-negative
+integer of any size; the top-level ``cost_model`` records the version of the cost model the FLOPs are
+counted in. A version-1 certificate is refused with one line naming its version.
 
 Decoding guarantees: ``decode_certificate`` either returns a Certificate whose every field has the
 documented type and range, or raises CertificateFormatError with a one-line message. It never
 executes anything from the input (no pickle, no ext types), never allocates more than a small
-multiple of the input size or of ``max_array_elements`` per array, and never lets an exception from
-the msgpack layer escape as anything else. Encoding guarantees: ``encode_certificate`` only emits
-bytes that ``decode_certificate`` accepts (given a large enough ``max_array_elements``); it raises
-ValueError for a certificate that would not decode.
+multiple of the input size or of ``max_array_elements`` per array, never builds more than MAX_OBJECTS
+msgpack objects, and never lets an exception from the msgpack layer escape as anything else.
+Encoding guarantees: ``encode_certificate`` only emits bytes that ``decode_certificate`` accepts
+(given a large enough ``max_array_elements``); it raises ValueError for a certificate that would not
+decode.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import numpy as np
 
 from certificates.arrays import (
     decode_array,
+    decode_count,
     encode_array,
+    encode_count,
     exact_map,
     strict_int,
     strict_str,
@@ -30,9 +39,11 @@ from certificates.arrays import (
 )
 from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
 from certificates.errors import CertificateFormatError, InputError, describe_os_error, short_repr
+from certificates.model_file import ModelWeights
+from certificates.msgpack_budget import check_object_budget
 
 FORMAT = "compact-proofs-certificate"
-VERSION = 1
+VERSION = 2
 MAX_CERTIFICATE_BYTES = 256 * 2**20
 MAX_D_VOCAB = 2**20
 MAX_N_CTX = 2**16
@@ -40,10 +51,21 @@ MAX_INFO_DEPTH = 16
 MAX_CONTAINER_LEN = 2**20
 """Most elements in one msgpack list or map (and most bytes in one str): bounds what msgpack
 preallocates for a declared length before it has seen the elements."""
+MAX_OBJECTS = 2**16
+"""Most msgpack objects in one certificate (counted before decoding by
+:func:`certificates.msgpack_budget.check_object_budget`): a certificate's bulk is in a few bin payloads,
+so real ones hold a few hundred objects; the budget caps what decoding builds (e.g. from an ``info``
+of millions of empty lists) at a few MB."""
 
 TASK = "max"
-_TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "trace", "info")
-_STATEMENT_KEYS = ("task", "d_vocab", "n_ctx", "model_digest")
+MODEL_CLASS = "attention-only-1-layer-1-head"
+"""The model class of SPEC section 1 (the only one this checker reads)."""
+CLAIM_KIND = "count"
+COST_MODEL_V1 = 1
+"""Version 1 of the cost model (SPEC section 4), the one :mod:`checker.flops` counts in."""
+_TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "cost_model", "trace", "info")
+_STATEMENT_KEYS = ("task", "model_class", "d_vocab", "n_ctx", "model_digest")
+_CLAIM_KEYS = ("kind", "value")
 _MSGPACK_INT_MIN = -(2**63)
 _MSGPACK_INT_MAX = 2**64 - 1
 _DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -59,6 +81,7 @@ class Statement:
     d_vocab: int
     n_ctx: int
     model_digest: str
+    model_class: str = MODEL_CLASS
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,8 @@ class TraceStep:
 
 @dataclass(frozen=True)
 class Certificate:
-    """A decoded certificate. Arrays are read-only; ``info`` is provenance the verdict never reads."""
+    """A decoded certificate. Arrays are read-only; ``info`` is provenance the verdict never reads;
+    ``cost_model`` is the version of the cost model its FLOPs are counted in."""
 
     statement: Statement
     strategy_name: str
@@ -79,6 +103,12 @@ class Certificate:
     claim_correct: int
     trace: tuple[TraceStep, ...]
     info: dict[str, object]
+    cost_model: int = COST_MODEL_V1
+
+
+def statement_for(weights: ModelWeights) -> Statement:
+    """The statement the checker derives from ``weights``: what a certificate about them must state."""
+    return Statement(task=TASK, d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest)
 
 
 def encode_certificate(cert: Certificate) -> bytes:
@@ -130,6 +160,7 @@ def read_certificate(
 
 def _unpack(data: bytes) -> object:
     """msgpack-decode ``data`` with every length limit derived from ``len(data)``; maps keep key order."""
+    check_object_budget(data, MAX_OBJECTS)
     container_limit = min(len(data), MAX_CONTAINER_LEN)
     try:
         return msgpack.unpackb(
@@ -175,12 +206,14 @@ def _to_wire(cert: Certificate) -> dict[str, object]:
         "version": VERSION,
         "statement": {
             "task": statement.task,
+            "model_class": statement.model_class,
             "d_vocab": statement.d_vocab,
             "n_ctx": statement.n_ctx,
             "model_digest": statement.model_digest,
         },
         "strategy": {"name": cert.strategy_name, "params": cert.strategy_params},
-        "claim": {"correct": cert.claim_correct},
+        "claim": {"kind": CLAIM_KIND, "value": encode_count(cert.claim_correct)},
+        "cost_model": cert.cost_model,
         "trace": [{"step": step.step, "arrays": _arrays_to_wire(step)} for step in cert.trace],
         "info": cert.info,
     }
@@ -199,24 +232,39 @@ def _arrays_to_wire(step: TraceStep) -> dict[str, object]:
 
 def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:
     """The Certificate described by the plain object ``obj``, every field checked (SPEC section 3)."""
+    if type(obj) is dict and obj.get("format") == FORMAT and "version" in obj:
+        _check_version(obj["version"])  # before the key set, which changed in version 2
     top = exact_map(obj, _TOP_KEYS, "certificate")
     if type(top["format"]) is not str or top["format"] != FORMAT:
         shown = short_repr(top["format"])
         raise CertificateFormatError(f"certificate format is {shown}, expected {FORMAT!r}")
-    if type(top["version"]) is not int or top["version"] != VERSION:
-        raise CertificateFormatError(
-            f"unsupported certificate version {short_repr(top['version'])}; this checker reads {VERSION}"
-        )
+    _check_version(top["version"])
     strategy = exact_map(top["strategy"], ("name", "params"), "strategy")
-    claim = exact_map(top["claim"], ("correct",), "claim")
+    claim = exact_map(top["claim"], _CLAIM_KEYS, "claim")
+    if type(claim["kind"]) is not str or claim["kind"] != CLAIM_KIND:
+        raise CertificateFormatError(f"claim kind is {short_repr(claim['kind'])}; this checker reads {CLAIM_KIND!r}")
     return Certificate(
         statement=_statement_from(top["statement"]),
         strategy_name=strict_str(strategy["name"], "strategy name"),
         strategy_params=_params_from(strategy["params"]),
-        claim_correct=strict_int(claim["correct"], "claim correct", minimum=0, maximum=_MSGPACK_INT_MAX),
+        claim_correct=decode_count(claim["value"], "claim value"),
         trace=_trace_from(top["trace"], max_array_elements),
         info=_info_from(top["info"]),
+        cost_model=strict_int(top["cost_model"], "cost_model", minimum=1, maximum=_MSGPACK_INT_MAX),
     )
+
+
+def _check_version(version: object) -> None:
+    """Version 2 only; a version-1 certificate gets one line saying so (its digest binds less)."""
+    if type(version) is int and version == 1:
+        raise CertificateFormatError(
+            f"certificate format version 1 is no longer read: this checker reads version {VERSION} only "
+            "(its digest binds the attention scale and config); prove it again"
+        )
+    if type(version) is not int or version != VERSION:
+        raise CertificateFormatError(
+            f"unsupported certificate version {short_repr(version)}; this checker reads {VERSION}"
+        )
 
 
 def _statement_from(obj: object) -> Statement:
@@ -228,6 +276,10 @@ def _statement_from(obj: object) -> Statement:
     if type(digest) is not str or not _DIGEST_PATTERN.fullmatch(digest):
         raise CertificateFormatError(
             f"statement model_digest {short_repr(digest)} is not 64 lower-case hex digits"
+        )
+    if type(fields["model_class"]) is not str or fields["model_class"] != MODEL_CLASS:
+        raise CertificateFormatError(
+            f"statement model_class is {short_repr(fields['model_class'])}, expected {MODEL_CLASS!r}"
         )
     return Statement(
         task=TASK,

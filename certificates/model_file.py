@@ -5,9 +5,12 @@ LayerNorm, d_vocab_out = d_vocab, n_ctx >= 2, every read tensor float32 and fini
 consistent, and a "config" metadata entry (if any) that agrees with all of this. Anything else raises
 ModelFileError with a one-line reason. Buffers (the causal mask, IGNORE) and hook names are ignored.
 
-The digest identifies the exact weights a certificate speaks about: SHA-256 over the read tensors
-present in the file, sorted by name, each contributing
-``name \\0 comma-separated shape \\0 little-endian float32 bytes``.
+The digest (statement format v2, SPEC section 9) identifies the function a certificate speaks about:
+SHA-256 over a domain tag, then the read tensors present in the file, sorted by name, each contributing
+``name \\0 comma-separated shape \\0 little-endian float32 bytes``, then the attention scale squared as
+an exact rational ``p/q``, then the honoured config keys (:func:`certificates.model_config.honoured_config`).
+Two files that compute different functions (other weights, scale or honoured config) have different
+digests; metadata (seed, learning rate) does not enter it.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import numpy as np
 
 from certificates.atomic import write_bytes_atomic
 from certificates.errors import ModelFileError, short_repr
+from certificates.model_config import attn_scale_squared, honoured_config, read_config
 from certificates.safetensors import (
+    MAX_FILE_BYTES,
     SafetensorsFile,
     decode_safetensors,
     encode_safetensors,
-    parse_strict_json,
     read_safetensors_file,
 )
 
@@ -66,19 +70,6 @@ IGNORED_TENSORS = ("blocks.0.attn.mask", "blocks.0.attn.IGNORE")
 CONFIG_KEY = "config"
 
 _LAYER_PATTERN = re.compile(r"blocks\.(\d+)\.")
-_CONFIG_DIMENSIONS = {"d_vocab": "V", "n_ctx": "n", "d_model": "d", "d_head": "h"}
-_CONFIG_REQUIRED_VALUES: dict[str, object] = {
-    "n_layers": 1,
-    "n_heads": 1,
-    "attn_only": True,
-    "normalization_type": None,
-    "d_mlp": None,
-    "positional_embedding_type": "standard",
-}
-_TL_DEFAULT_SCALE = -1
-"""TransformerLens's "attn_scale" sentinel for the default sqrt(d_head)."""
-_TL_DEFAULT_V_OUT = -1
-"""TransformerLens's "d_vocab_out" sentinel for d_vocab."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +109,13 @@ class ModelWeights:
         return int(self.W_Q.shape[1])
 
 
-def load_model(path: str | os.PathLike[str]) -> ModelWeights:
+def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> ModelWeights:
     """The validated weights in the safetensors file at ``path``; ModelFileError otherwise.
 
-    A missing file gives ModelFileError("cannot read model PATH: no such file").
+    A missing file gives ModelFileError("cannot read model PATH: no such file"); a file of more than
+    ``max_bytes`` bytes is refused before it is read.
     """
-    parsed = read_safetensors_file(path)
+    parsed = read_safetensors_file(path, max_bytes=max_bytes)
     try:
         return _weights_from(parsed)
     except ModelFileError as error:
@@ -151,18 +143,26 @@ def save_model(path: str | os.PathLike[str], tensors: dict[str, np.ndarray], con
     write_bytes_atomic(path, data)
 
 
-def model_digest(tensors: dict[str, np.ndarray]) -> str:
-    """Hex SHA-256 over the entries of ``tensors`` whose names are in TENSOR_NAMES (others, such as
-    buffers, are ignored), sorted by name, each hashed as name, NUL, comma-separated shape, NUL,
-    little-endian float32 bytes. Independent of dict order. Raises ValueError for a non-float32 tensor.
+DIGEST_DOMAIN = b"compact-proofs statement v2\0"
+
+
+def model_digest(tensors: dict[str, np.ndarray], *, attn_scale_squared: Fraction, config: dict) -> str:
+    """Hex SHA-256 of the statement (module docstring): DIGEST_DOMAIN; the entries of ``tensors`` whose
+    names are in TENSOR_NAMES (others, such as buffers, are ignored), sorted by name, each hashed as
+    name, NUL, comma-separated shape, NUL, little-endian float32 bytes; ``attn_scale_squared`` as
+    "p/q", NUL; the honoured keys of ``config``. Independent of dict order. Raises ValueError for a
+    non-float32 tensor.
     """
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(DIGEST_DOMAIN)
     for name in sorted(name for name in tensors if name in TENSOR_NAMES):
         values = np.asarray(tensors[name])
         if values.dtype.kind != "f" or values.dtype.itemsize != 4:
             raise ValueError(f"tensor {name!r} has dtype {values.dtype}; the digest is over float32 values")
         digest.update(name.encode() + b"\0" + ",".join(map(str, values.shape)).encode() + b"\0")
         digest.update(np.ascontiguousarray(values, dtype="<f4").tobytes())
+    scale = Fraction(attn_scale_squared)
+    digest.update(f"attn_scale_squared\0{scale.numerator}/{scale.denominator}\0".encode())
+    digest.update(b"config\0" + honoured_config(config))
     return digest.hexdigest()
 
 
@@ -176,9 +176,9 @@ def _weights_from(parsed: SafetensorsFile) -> ModelWeights:
     for name, values in read.items():
         if not np.isfinite(values).all():
             raise ModelFileError(f"tensor {name} contains NaN or inf")
-    config = _parse_config(parsed.metadata.get(CONFIG_KEY))
-    _check_config(config, sizes)
+    config = read_config(parsed.metadata.get(CONFIG_KEY), sizes)
     h = sizes["h"]
+    scale_squared = attn_scale_squared(config, h)
     return ModelWeights(
         W_E=read["embed.W_E"],
         W_pos=read["pos_embed.W_pos"],
@@ -192,8 +192,8 @@ def _weights_from(parsed: SafetensorsFile) -> ModelWeights:
         b_O=_bias(read, "blocks.0.attn.b_O", sizes["d"]),
         W_U=read["unembed.W_U"],
         b_U=_bias(read, "unembed.b_U", sizes["V"]),
-        attn_scale_squared=_attn_scale_squared(config, h),
-        digest=model_digest(read),
+        attn_scale_squared=scale_squared,
+        digest=model_digest(read, attn_scale_squared=scale_squared, config=config),
         config=config,
     )
 
@@ -276,56 +276,3 @@ def _bias(read: dict[str, np.ndarray], name: str, size: int) -> np.ndarray:
     zeros = np.zeros(size, dtype=np.float32)
     zeros.flags.writeable = False
     return zeros
-
-
-def _parse_config(text: str | None) -> dict:
-    """The "config" metadata as a JSON object whose non-integer numbers are exact Fractions (never
-    float), without repeated keys or NaN/Infinity."""
-    if text is None:
-        return {}
-    try:
-        config = parse_strict_json(text, parse_float=Fraction)
-    except ValueError as error:
-        raise ModelFileError(f"config metadata is not valid JSON: {error}") from None
-    if type(config) is not dict:
-        raise ModelFileError("config metadata is not a JSON object")
-    return config
-
-
-def _check_config(config: dict, sizes: dict[str, int]) -> None:
-    """Reject a config entry that contradicts the tensors or the supported architecture."""
-    for key, symbol in _CONFIG_DIMENSIONS.items():
-        if key in config and not _same(config[key], sizes[symbol]):
-            raise ModelFileError(
-                f"config {key} = {short_repr(config[key])}, but the tensors have {sizes[symbol]}"
-            )
-    for key, required in _CONFIG_REQUIRED_VALUES.items():
-        if key in config and not _same(config[key], required):
-            raise ModelFileError(
-                f"config {key} = {short_repr(config[key])}; only {json.dumps(required)} is supported"
-            )
-    V_out = config.get("d_vocab_out", _TL_DEFAULT_V_OUT)
-    if not (_same(V_out, _TL_DEFAULT_V_OUT) or _same(V_out, sizes["V"])):
-        raise ModelFileError(f"config d_vocab_out = {short_repr(V_out)} but V = {sizes['V']} (V_out != V)")
-    if "use_attn_scale" in config and type(config["use_attn_scale"]) is not bool:
-        raise ModelFileError(
-            f"config use_attn_scale = {short_repr(config['use_attn_scale'])} is not a boolean"
-        )
-
-
-def _same(value: object, expected: object) -> bool:
-    """Equal and of the same type (so True is not 1 and 4.0 is not 4)."""
-    return type(value) is type(expected) and value == expected
-
-
-def _attn_scale_squared(config: dict, d_head: int) -> Fraction:
-    """s^2 exactly: 1 if use_attn_scale is false, attn_scale^2 if given (TransformerLens's -1 means the
-    default), else d_head. A given scale must be a positive number."""
-    if config.get("use_attn_scale") is False:
-        return Fraction(1)
-    scale = config.get("attn_scale", _TL_DEFAULT_SCALE)
-    if type(scale) in (int, Fraction) and scale == _TL_DEFAULT_SCALE:
-        return Fraction(d_head)
-    if type(scale) not in (int, Fraction) or scale <= 0:
-        raise ModelFileError(f"config attn_scale = {short_repr(scale)} is not a positive number")
-    return Fraction(scale) ** 2

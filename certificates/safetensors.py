@@ -30,9 +30,13 @@ from certificates.errors import ModelFileError, describe_os_error, short_repr
 
 MAX_FILE_BYTES = 2**30
 """Largest model file read (the models this project certifies are a few hundred KiB)."""
-MAX_HEADER_BYTES = 16 * 2**20
-"""Largest JSON header accepted (the official limit is 100 MB; ours are a few KiB)."""
+MAX_HEADER_BYTES = 2**20
+"""Largest JSON header accepted (the official limit is 100 MB; ours are a few KiB): a JSON parse builds
+at most about one object per byte, so this bounds the header's memory at a few tens of MB."""
 MAX_NDIM = 16
+_MAX_ELEMENTS = MAX_FILE_BYTES
+"""Most elements of one tensor, counting a zero dimension as 1: no tensor of a readable file can hold more,
+and numpy can reshape to any shape within it (a zero-size shape such as [0, 2^70] is refused)."""
 METADATA_KEY = "__metadata__"
 
 _WIRE_DTYPES = {
@@ -68,15 +72,16 @@ def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray
     return parsed.tensors, parsed.metadata
 
 
-def read_safetensors_file(path: str | os.PathLike[str]) -> SafetensorsFile:
+def read_safetensors_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> SafetensorsFile:
     """Like read_safetensors, but also reports each tensor's declared dtype (BF16 is otherwise float32).
 
     Raises ModelFileError("cannot read model PATH: ...") if the file cannot be read, and
-    ModelFileError("model PATH is ...") if it is larger than MAX_FILE_BYTES or malformed.
+    ModelFileError("model PATH is ...") if it is larger than ``max_bytes`` (at most MAX_FILE_BYTES) or
+    malformed.
     """
     shown = os.fspath(path)
     try:
-        data = read_bytes_bounded(path, MAX_FILE_BYTES)
+        data = read_bytes_bounded(path, min(max_bytes, MAX_FILE_BYTES))
     except FileTooLargeError as error:
         raise ModelFileError(f"model {shown} is {error}") from None
     except OSError as error:
@@ -157,12 +162,18 @@ def _check_metadata(metadata: object, error: type[Exception]) -> None:
             raise error(f"metadata entry {short_repr(key)} is not a string -> string pair")
 
 
-def parse_strict_json(text: str, *, parse_float: Callable[[str], object] = float) -> object:
+def parse_strict_json(
+    text: str, *, parse_float: Callable[[str], object] = float, parse_int: Callable[[str], object] = int
+) -> object:
     """``json.loads`` that raises ValueError for a repeated object key, for NaN/Infinity literals and
     for nesting too deep to parse (instead of RecursionError)."""
     try:
         return json.loads(
-            text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant, parse_float=parse_float
+            text,
+            object_pairs_hook=_unique_pairs,
+            parse_constant=_reject_constant,
+            parse_float=parse_float,
+            parse_int=parse_int,
         )
     except RecursionError:
         raise ValueError("nested too deeply") from None
@@ -219,6 +230,8 @@ def _parse_entry(name: str, info: object) -> tuple[str, tuple[int, ...], int, in
     begin, end = offsets
     if end - begin != math.prod(shape) * np.dtype(_WIRE_DTYPES[code]).itemsize:
         raise ModelFileError(f"{where}: data_offsets {offsets} do not match dtype {code} and shape {shape}")
+    if math.prod(max(n, 1) for n in shape) > _MAX_ELEMENTS:
+        raise ModelFileError(f"{where}: shape {short_repr(shape)} has more than {_MAX_ELEMENTS} elements")
     return code, tuple(shape), begin, end
 
 

@@ -1,7 +1,11 @@
-"""`check CERT [CERT ...] --model MODEL [--json]`: the independent checker's command line.
+"""`check CERT [CERT ...] --model MODEL [--json] [--max-vocab N] [--max-context N] [--max-width N]
+[--max-work N]`: the independent checker's command line.
 
-One line on stdout per certificate; diagnostics on stderr. Exit code: the worst verdict over the
-certificates (0 VALID, 1 INVALID, 2 ERROR); 3 if the checker itself failed unexpectedly.
+One line on stdout per certificate; diagnostics on stderr (one line per certificate that is not VALID).
+Every line is escaped (:func:`certificates.errors.printable`), so no file name or certificate string can
+forge a line. Exit code: the worst verdict over the certificates (0 VALID, 1 INVALID, 2 ERROR, including
+an input over a resource limit of :mod:`checker.limits`); 3 only if the checker itself failed
+unexpectedly (a bug).
 """
 
 from __future__ import annotations
@@ -10,22 +14,35 @@ import argparse
 import json
 import sys
 
+from certificates.errors import MAX_DECIMAL_BITS, format_count, one_line, printable, short_repr
+from certificates.model_config import bounded_fraction
+from checker.flops import COST_MODEL_VERSION
+from checker.limits import LIMIT_NAMES, Limits, option
 from checker.verify import VALID, Verdict, verify
 
 EXIT_INTERNAL = 3
 
 
+def json_count(value: int | None) -> int | str | None:
+    """``value`` as a JSON int if it has at most MAX_DECIMAL_BITS bits, else as an exact hex string
+    ("0x..."), which takes linear time where a decimal string would not."""
+    if value is None or value.bit_length() <= MAX_DECIMAL_BITS:
+        return value
+    return hex(value)
+
+
 def format_line(verdict: Verdict) -> str:
-    """The one-line human summary of a verdict."""
+    """The one-line human summary of a verdict; untrusted text in it (file names, names and messages
+    from the certificate) is escaped by :func:`certificates.errors.printable`, so it is one line."""
     head = f"{verdict.status} {verdict.certificate}"
     if verdict.status != VALID:
-        return f"{head}: {verdict.message}"
+        return printable(f"{head}: {verdict.message}")
     bound = verdict.bound
-    assert bound is not None
-    return (
-        f"{head}: {verdict.strategy} proves accuracy >= {verdict.claimed}/{verdict.total} = "
-        f"{float(bound):.6f} (certified {verdict.certified_count}); "
-        f"{verdict.flops:.3e} FLOPs; {verdict.seconds:.2f} s"
+    assert bound is not None and verdict.claimed is not None and verdict.total is not None
+    return printable(
+        f"{head}: {verdict.strategy} proves accuracy >= {format_count(verdict.claimed)}/"
+        f"{format_count(verdict.total)} = {float(bound):.6f} (certified {format_count(verdict.certified_count)}); "
+        f"{verdict.flops:.3e} FLOPs (cost model v{COST_MODEL_VERSION}); {verdict.seconds:.2f} s"
     )
 
 
@@ -37,12 +54,13 @@ def as_json(verdict: Verdict) -> dict[str, object]:
         "certificate": verdict.certificate,
         "model": verdict.model,
         "strategy": verdict.strategy,
-        "claimed": verdict.claimed,
-        "certified_count": verdict.certified_count,
-        "total": verdict.total,
-        "bound": None if bound is None else f"{bound.numerator}/{bound.denominator}",
+        "claimed": json_count(verdict.claimed),
+        "certified_count": json_count(verdict.certified_count),
+        "total": json_count(verdict.total),
+        "bound": None if bound is None else f"{json_count(bound.numerator)}/{json_count(bound.denominator)}",
         "bound_decimal": None if bound is None else float(bound),
         "flops": verdict.flops,
+        "cost_model": COST_MODEL_VERSION,
         "bookkeeping_ops": verdict.bookkeeping,
         "seconds": round(verdict.seconds, 4),
         "message": verdict.message,
@@ -50,22 +68,49 @@ def as_json(verdict: Verdict) -> dict[str, object]:
     }
 
 
+LIMIT_HELP = {
+    "vocab": "refuse models with d_vocab above N",
+    "context": "refuse models with n_ctx above N",
+    "width": "refuse models with d_model or d_head above N",
+    "work": "refuse checks whose estimated work (FLOPs plus weighted exact arithmetic) is above N",
+}
+assert set(LIMIT_HELP) == set(LIMIT_NAMES)
+
+
+def limit_value(text: str) -> int:
+    """A positive integer limit written as an integer or in scientific notation, e.g. ``2e10``."""
+    try:
+        value = bounded_fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{short_repr(text)} is not a number") from None
+    if value.denominator != 1 or value < 1:
+        raise argparse.ArgumentTypeError(f"{short_repr(text)} is not a positive integer")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check", description="Rigorously re-check compact-proofs certificates.")
     parser.add_argument("certificates", nargs="+", metavar="CERT", help="certificate file(s) (.cert)")
     parser.add_argument("--model", required=True, help="the model (safetensors) the certificates are about")
     parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
+    defaults = Limits()
+    for name, help_text in LIMIT_HELP.items():
+        parser.add_argument(
+            option(name), type=limit_value, default=getattr(defaults, name), metavar="N",
+            help=f"{help_text} (default {getattr(defaults, name):,})",
+        )
     args = parser.parse_args(argv)
+    limits = Limits(**{name: getattr(args, f"max_{name}") for name in LIMIT_NAMES})
     worst = 0
     try:
         for path in args.certificates:
-            verdict = verify(path, args.model)
+            verdict = verify(path, args.model, limits)
             print(json.dumps(as_json(verdict), default=str) if args.json else format_line(verdict), flush=True)
             if verdict.status != VALID:
-                print(f"check: {verdict.status}: {verdict.message}", file=sys.stderr)
+                print(printable(f"check: {verdict.status}: {verdict.message}"), file=sys.stderr)
             worst = max(worst, verdict.exit_code)
     except Exception as error:  # a checker bug must still end in one line, never a traceback
-        print(f"check: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(one_line(f"check: internal error: {type(error).__name__}: {error}"), file=sys.stderr)
         return EXIT_INTERNAL
     return worst
 

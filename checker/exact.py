@@ -109,24 +109,57 @@ class ExactMatrix:
         ``hi = nextafter(lo, inf)`` otherwise; values beyond DBL_MAX give ``[DBL_MAX, inf]`` (and the
         mirror). ``scale_squared`` must be a positive rational.
         """
-        if scale_squared is None:
+        if scale_squared is None or scale_squared == 1:
             numerator, denominator = 1, 1
+            if scale_squared is not None:
+                flops.charge(1 + self.ints.size)
         else:
             scale_squared = Fraction(scale_squared)
             if scale_squared <= 0:
                 raise ValueError("scale_squared must be positive")
             numerator, denominator = scale_squared.numerator, scale_squared.denominator
             flops.charge(1 + self.ints.size)
-        bounds = [_enclose(int(v), self.exponent, numerator, denominator) for v in self.ints.ravel()]
-        lo = np.array([b[0] for b in bounds], dtype=np.float64).reshape(self.shape)
-        hi = np.array([b[1] for b in bounds], dtype=np.float64).reshape(self.shape)
-        return Interval(lo, hi)
+        values = self.ints.ravel()
+        lo, hi = np.empty(values.size), np.empty(values.size)
+        slow = np.ones(values.size, dtype=bool)
+        if numerator == denominator:
+            slow = _enclose_dyadic(values, self.exponent, lo, hi)
+        for index in np.flatnonzero(slow):
+            lo[index], hi[index] = _enclose(int(values[index]), self.exponent, numerator, denominator)
+        return Interval(lo.reshape(self.shape), hi.reshape(self.shape))
 
 
 def _object_array(values: list, shape: tuple[int, ...]) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array.reshape(shape)
+
+
+def _enclose_dyadic(values: np.ndarray, exponent: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_enclose` without a scale: fill ``lo``, ``hi`` where it is exact and return the
+    mask of entries left to the scalar path.
+
+    ``float(v)`` is the correctly rounded value of the int ``v`` and CPython compares ints with floats
+    exactly, so ``[lo, hi]`` brackets ``v`` between equal or adjacent floats; multiplying by
+    ``2**exponent`` keeps that exact and tight wherever both ends stay normal (or zero) and finite, which
+    is checked per entry. Ints beyond the float range leave every entry to the scalar path.
+    """
+    try:
+        nearest = values.astype(np.float64)
+    except OverflowError:
+        return np.ones(values.size, dtype=bool)
+    above, below = values > nearest, values < nearest
+    unscaled_lo = np.where(below, np.nextafter(nearest, -np.inf), nearest)
+    unscaled_hi = np.where(above, np.nextafter(nearest, np.inf), nearest)
+    with np.errstate(over="ignore", under="ignore"):
+        lo[:], hi[:] = np.ldexp(unscaled_lo, exponent), np.ldexp(unscaled_hi, exponent)
+    smallest = np.finfo(np.float64).tiny
+
+    def exact(unscaled: np.ndarray, scaled: np.ndarray) -> np.ndarray:
+        """Scaling was exact: a zero stayed zero, anything else stayed finite and normal."""
+        return np.where(unscaled == 0, True, np.isfinite(scaled) & (np.abs(scaled) >= smallest))
+
+    return ~(exact(unscaled_lo, lo) & exact(unscaled_hi, hi))
 
 
 def _dyadic_to_float(mantissa: int, exponent: int) -> float:

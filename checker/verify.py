@@ -13,16 +13,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from certificates.codec import Certificate, read_certificate
+from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, read_certificate
 from certificates.errors import InputError
 from certificates.model_file import ModelWeights, load_model
 from checker import flops, strategies
 from checker.fpenv import assert_fp_environment
+from checker.limits import LimitError, Limits, option, table_work
 from checker.replay import InvalidCertificate
 from checker.tables import Tables, compute_tables
 
 VALID, INVALID, ERROR = "VALID", "INVALID", "ERROR"
 EXIT_CODES = {VALID: 0, INVALID: 1, ERROR: 2}
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -54,30 +56,51 @@ class Verdict:
         return EXIT_CODES[self.status]
 
 
+def max_certificate_bytes(weights: ModelWeights) -> int:
+    """The largest certificate read for this model: 16 bytes per cell of the [V, V, V, n] case grid (the
+    largest trace of any strategy has 5) plus 1 MiB, at most MAX_CERTIFICATE_BYTES."""
+    return min(MAX_CERTIFICATE_BYTES, 16 * weights.d_vocab**3 * weights.n_ctx + (1 << 20))
+
+
 def max_trace_elements(weights: ModelWeights) -> int:
     """The largest array a certificate for this model may hold: every case split and every sequence."""
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     return max(vocab**n_ctx, vocab**3 * n_ctx * n_ctx, 1 << 16)
 
 
-def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -> Verdict:
-    """Check one certificate against one model file; never raises on bad input."""
+def verify(
+    certificate_path: str | os.PathLike, model_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS
+) -> Verdict:
+    """Check one certificate against one model file; never raises on bad input.
+
+    Resources: before anything proportional to them is allocated, the model file's size, the
+    statement's V, n, d, h, the certificate's size and the estimated work of its strategy are checked
+    against ``limits`` (ERROR naming the limit otherwise); the replays then work in blocks, so memory
+    stays within a small multiple of the inputs and of those blocks.
+    """
     start = time.perf_counter()
     verdict = Verdict(status=ERROR, certificate=str(certificate_path), model=str(model_path))
     try:
         assert_fp_environment()
-        weights = load_model(model_path)
-        certificate = read_certificate(certificate_path, max_array_elements=max_trace_elements(weights))
+        _check_model_size(model_path, limits)
+        weights = load_model(model_path, max_bytes=limits.model_bytes())
+        sizes = (weights.d_vocab, weights.n_ctx, weights.d_model, weights.d_head)
+        limits.check_sizes(*sizes)
+        certificate = read_certificate(
+            certificate_path, max_array_elements=max_trace_elements(weights), max_bytes=max_certificate_bytes(weights)
+        )
         _check_statement(certificate, weights)
-        replay = strategies.lookup(certificate.strategy_name)
-        if replay is None:
+        strategy = strategies.lookup_strategy(certificate.strategy_name)
+        if strategy is None:
             raise InputError(f"unknown strategy {certificate.strategy_name!r}")
+        work = table_work(*sizes) + strategy.work(*sizes)
+        limits.check("work", work, f"estimated work of {certificate.strategy_name} on this model")
         verdict.strategy, verdict.claimed = certificate.strategy_name, certificate.claim_correct
         verdict.total = weights.d_vocab**weights.n_ctx
         # Overflow and NaN are part of the design (they mean "not certified"), not warnings to print.
         with flops.counting() as counter, np.errstate(all="ignore"):
             try:
-                result = replay(certificate, weights, tables_of(weights))
+                result = strategy.replay(certificate, weights, tables_of(weights))
                 _check_count(result.certified_count, certificate.claim_correct)
                 verdict.status, verdict.certified_count, verdict.notes = VALID, result.certified_count, result.notes
             except InvalidCertificate as invalid:
@@ -86,6 +109,9 @@ def verify(certificate_path: str | os.PathLike, model_path: str | os.PathLike) -
         assert_fp_environment()
     except InputError as error:
         verdict.status, verdict.message = ERROR, str(error)
+    except MemoryError:
+        # The declared limits are meant to refuse such inputs first; this is the backstop.
+        verdict.status, verdict.message = ERROR, "out of memory (the input needs more than this machine has)"
     verdict.seconds = time.perf_counter() - start
     return verdict
 
@@ -117,7 +143,27 @@ def tables_of(weights: ModelWeights) -> Tables:
     return tables
 
 
+def _check_model_size(model_path: str | os.PathLike, limits: Limits) -> None:
+    """Refuse, naming the size limits, a model file larger than the limits allow (a missing or
+    unreadable file is left to the reader, which says so)."""
+    try:
+        size = os.stat(model_path).st_size
+    except OSError:
+        return
+    allowed = limits.model_bytes()
+    if size > allowed:
+        raise LimitError(
+            f"model {os.fspath(model_path)} is {size} bytes; the size limits allow {allowed} "
+            f"(raise them with {option('vocab')}, {option('context')}, {option('width')})"
+        )
+
+
 def _check_statement(certificate: Certificate, weights: ModelWeights) -> None:
+    if certificate.cost_model != flops.COST_MODEL_VERSION:
+        raise InputError(
+            f"certificate counts proof length in cost model v{certificate.cost_model}; "
+            f"this checker counts in v{flops.COST_MODEL_VERSION}"
+        )
     statement = certificate.statement
     if statement.model_digest != weights.digest:
         raise InputError(

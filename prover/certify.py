@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import Certificate, Statement
+from certificates.codec import Certificate, statement_for
 from certificates.model_file import ModelWeights
+from checker.flops import COST_MODEL_VERSION
 from prover.strategies import ProofInput, StrategyInfo
 
 
@@ -46,11 +47,12 @@ def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     certificate = Certificate(
-        statement=Statement(task="max", d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest),
+        statement=statement_for(weights),
         strategy_name=strategy.name,
         strategy_params=output.params,
         claim_correct=int(output.claim_correct),
         trace=tuple(output.trace),
+        cost_model=COST_MODEL_VERSION,
         info={
             "prover": prover_version(),
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

@@ -84,9 +84,9 @@ def pack(wire: object) -> bytes:
 
 
 def with_claim(data: bytes, claim: int) -> bytes:
-    """The certificate ``data`` with ``claim.correct`` replaced."""
+    """The certificate ``data`` with the claimed count replaced (a decimal string in format v2)."""
     wire = unpack(data)
-    wire["claim"]["correct"] = claim
+    wire["claim"]["value"] = str(claim)
     return pack(wire)
 
 
@@ -137,19 +137,22 @@ def _array(wire: dict, step: int, name: str) -> dict:
 # ----------------------------------------------------------------------------- top-level fields
 def _claims(wire: dict, data: bytes, _: list[str]) -> Iterator[Mutation]:
     """The claim (the certificate is expected to be tight: claim = what the checker certifies)."""
-    claim = wire["claim"]["correct"]
+    claim = int(wire["claim"]["value"])
     total = wire["statement"]["d_vocab"] ** wire["statement"]["n_ctx"]
     for name, value, expect in (
         ("claim + 1", claim + 1, INVALID),
         ("claim = V^n + 1", total + 1, INVALID),
         ("claim = 2^64 - 1", MSGPACK_UINT_MAX, INVALID),
+        ("claim = 10^100", 10**100, INVALID),
         ("claim - 1", max(claim - 1, 0), SOUND),
         ("claim = 0", 0, SOUND),
     ):
         yield Mutation(name, "claim", expect, with_claim(data, value))
-    for name, value in (("claim = -1", -1), ("claim = 1.0", 1.0), ("claim = '1'", "1"), ("claim = true", True),
-                        ("claim = nil", None), ("claim = [claim]", [claim])):
-        yield Mutation(name, "claim", ERROR, _changed(wire, lambda w, v=value: w["claim"].__setitem__("correct", v)))
+    for name, value in (("claim = '-1'", "-1"), ("claim = '1.0'", "1.0"), ("claim = int 1", 1), ("claim = true", True),
+                        ("claim = nil", None), ("claim = [claim]", [str(claim)]), ("leading zero", f"0{claim}"),
+                        ("claim = ' 1'", " 1")):
+        yield Mutation(name, "claim", ERROR, _changed(wire, lambda w, v=value: w["claim"].__setitem__("value", v)))
+    yield Mutation("claim kind", "claim", ERROR, _changed(wire, lambda w: w["claim"].__setitem__("kind", "loss")))
 
 
 def _statement(wire: dict, data: bytes, _: list[str]) -> Iterator[Mutation]:
@@ -164,12 +167,15 @@ def _statement(wire: dict, data: bytes, _: list[str]) -> Iterator[Mutation]:
         "n_ctx + 1": ("n_ctx", wire["statement"]["n_ctx"] + 1),
         "n_ctx = 0": ("n_ctx", 0),
         "task min": ("task", "min"),
+        "model class other": ("model_class", "two-layer"),
     }
     for name, (key, value) in changes.items():
         yield Mutation(name, "statement", ERROR,
                        _changed(wire, lambda w, k=key, v=value: w["statement"].__setitem__(k, v)))
     yield Mutation("format renamed", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("format", "x")))
-    yield Mutation("version 2", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("version", 2)))
+    yield Mutation("version 1", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("version", 1)))
+    yield Mutation("version 3", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("version", 3)))
+    yield Mutation("cost model 2", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("cost_model", 2)))
 
 
 def _strategy(wire: dict, data: bytes, others: list[str]) -> Iterator[Mutation]:
@@ -262,7 +268,7 @@ def _huge(wire: dict, max_elements: int) -> Iterator[Mutation]:
         "info": lambda w, v: w.__setitem__("info", v),
         "trace": lambda w, v: w.__setitem__("trace", v),
         "knobs": lambda w, v: w["strategy"].__setitem__("params", v),
-        "claim": lambda w, v: w["claim"].__setitem__("correct", v),
+        "claim": lambda w, v: w["claim"].__setitem__("value", v),
     }
     located = _first_array(wire)
     if located is not None:

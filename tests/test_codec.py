@@ -257,7 +257,12 @@ def test_top_level_must_be_a_map(top: object) -> None:
 BAD_SCALARS: list[tuple[Callable[[dict], None], str]] = [
     (lambda w: w.update(format="other"), "format"),
     (lambda w: w.update(format=FORMAT.encode()), "format"),
-    (lambda w: w.update(version=2), "version 2"),
+    (lambda w: w.update(version=3), "version 3"),
+    (lambda w: w.update(version=1), "version 1 is no longer read"),
+    (lambda w: w.update(cost_model=0), "cost_model"),
+    (lambda w: w.update(cost_model="1"), "cost_model"),
+    (lambda w: w["statement"].update(model_class="mlp"), "model_class"),
+    (lambda w: w["claim"].update(kind="loss_upper"), "claim kind"),
     (lambda w: w.update(version=True), "version True"),
     (lambda w: w.update(version=1.0), "version 1.0"),
     (lambda w: w["statement"].update(task="min"), "task"),
@@ -280,9 +285,14 @@ BAD_SCALARS: list[tuple[Callable[[dict], None], str]] = [
     (lambda w: w["strategy"]["params"].update(x=None), "strategy param 'x'"),
     (lambda w: w["strategy"]["params"].update(x=[1]), "strategy param 'x'"),
     (lambda w: w["strategy"]["params"].update({"": 1}), "strategy params key"),
-    (lambda w: w["claim"].update(correct=-1), "claim correct"),
-    (lambda w: w["claim"].update(correct=True), "claim correct: expected an int, got bool"),
-    (lambda w: w["claim"].update(correct=3.0), "claim correct"),
+    (lambda w: w["claim"].update(value="-1"), "claim value"),
+    (lambda w: w["claim"].update(value=1), "claim value: expected a decimal string, got int"),
+    (lambda w: w["claim"].update(value=True), "claim value: expected a decimal string, got bool"),
+    (lambda w: w["claim"].update(value="3.0"), "claim value"),
+    (lambda w: w["claim"].update(value="012"), "leading zero"),
+    (lambda w: w["claim"].update(value=""), "claim value"),
+    (lambda w: w["claim"].update(value="\u0663"), "claim value"),
+    (lambda w: w["claim"].update(value="1" * (2**20 + 1)), "max_str_len"),
     (lambda w: w.update(trace={}), "trace: expected a list"),
     (lambda w: w["trace"].append([]), "trace step 2: expected a map"),
     (lambda w: w["trace"][0].update(step=""), "trace step 0 name"),
@@ -432,7 +442,7 @@ def test_ext_types_are_rejected() -> None:
 def test_timestamp_ext_is_rejected() -> None:
     stamp = msgpack.Timestamp(seconds=1)
     assert_rejected(mutated(lambda wire: wire["info"].update(x=stamp)), "Timestamp is not allowed")
-    assert_rejected(mutated(lambda wire: wire["claim"].update(correct=stamp)), "claim correct")
+    assert_rejected(mutated(lambda wire: wire["claim"].update(value=stamp)), "claim value")
     assert_rejected(b"\xd6\xff\x00", "not valid msgpack")
 
 

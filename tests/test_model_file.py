@@ -23,6 +23,11 @@ from certificates.safetensors import (
 )
 
 V, N, D, H = 8, 3, 4, 5
+
+
+def digest_of(tensors: dict[str, np.ndarray]) -> str:
+    """The statement digest of ``tensors`` with the default scale and an empty config."""
+    return model_digest(tensors, attn_scale_squared=Fraction(H), config={})
 SIZES = {"V": V, "n": N, "d": D, "h": H}
 BIASES = [name for name in TENSOR_NAMES if name not in REQUIRED_TENSORS]
 
@@ -86,7 +91,7 @@ def test_round_trip_squeezes_heads_and_defaults_biases(tmp_path: Path) -> None:
         assert array.dtype == np.float32 and not array.flags.writeable
     assert model.attn_scale_squared == Fraction(H)
     assert model.config == {"n_layers": 1, "d_vocab": V}
-    assert model.digest == model_digest(tensors)
+    assert model.digest == model_digest(tensors, attn_scale_squared=Fraction(H), config=model.config)
 
 
 def test_present_biases_are_read(tmp_path: Path) -> None:
@@ -102,7 +107,7 @@ def test_buffers_and_hooks_are_ignored(tmp_path: Path) -> None:
     tensors["hook_embed"] = np.zeros(2, dtype=np.float64)
     tensors["blocks.0.hook_resid_pre"] = np.zeros(1, dtype=np.int64)
     model = load_model(write_model(tmp_path / "m.safetensors", tensors))
-    assert model.digest == model_digest(make_tensors())
+    assert model.digest == digest_of(make_tensors())
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -306,18 +311,58 @@ def test_decimal_scale_is_not_read_as_float(tmp_path: Path) -> None:
 
 def test_digest_follows_the_spec_formula() -> None:
     tensors = {"unembed.W_U": np.array([[1.0, -2.0]], dtype=">f4"), "embed.W_E": np.zeros((2, 1), np.float32)}
-    expected = hashlib.sha256()
+    expected = hashlib.sha256(b"compact-proofs statement v2\x00")
     expected.update(b"embed.W_E\x002,1\x00" + bytes(8))
     expected.update(b"unembed.W_U\x001,2\x00" + np.array([1.0, -2.0], dtype="<f4").tobytes())
-    assert model_digest(tensors) == expected.hexdigest()
+    expected.update(b"attn_scale_squared\x0025/4\x00")
+    expected.update(b'config\x00{"attn_scale":"5/2","n_layers":1}')
+    config = {"n_layers": 1, "attn_scale": Fraction(5, 2), "seed": 3}
+    assert model_digest(tensors, attn_scale_squared=Fraction(25, 4), config=config) == expected.hexdigest()
+
+
+SAME_FUNCTION_CONFIGS = [{}, {"seed": 1, "lr": "0.001"}, {"attn_scores_soft_cap": -1.0, "window_size": None}]
+
+
+def test_digest_binds_the_attention_scale_and_honoured_config(tmp_path: Path) -> None:
+    tensors = make_tensors()
+    configs = [{}, {"attn_scale": 2.0}, {"attn_scale": 2.5}, {"use_attn_scale": False}, {"n_layers": 1}]
+    digests = {load_model(write_model(tmp_path / f"{i}.safetensors", tensors, c)).digest for i, c in enumerate(configs)}
+    assert len(digests) == len(configs)
+    seed_only = load_model(write_model(tmp_path / "seed.safetensors", tensors, {"seed": 7, "lr": "0.1"}))
+    assert seed_only.digest == load_model(write_model(tmp_path / "none.safetensors", tensors)).digest
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ({"attn_scores_soft_cap": 30.0}, "changes the computation"),
+        ({"attn_types": ["local"]}, "changes the computation"),
+        ({"window_size": 2}, "changes the computation"),
+        ({"use_local_attn": True}, "changes the computation"),
+        ({"rotary_dim": 4}, "changes the computation"),
+        ({"mystery_switch": 1}, "not supported"),
+        ({"task": "min"}, "task"),
+        ({"use_attn_scale": 1}, "boolean"),
+    ],
+)
+def test_config_keys_that_change_the_computation_are_refused(tmp_path: Path, config: dict, reason: str) -> None:
+    with pytest.raises(ModelFileError, match=reason):
+        load_model(write_model(tmp_path / "m.safetensors", make_tensors(), config))
+
+
+@pytest.mark.parametrize("config", SAME_FUNCTION_CONFIGS)
+def test_metadata_and_neutral_values_are_accepted(tmp_path: Path, config: dict) -> None:
+    assert load_model(write_model(tmp_path / "m.safetensors", make_tensors(), config)).config == {
+        key: (Fraction(value) if isinstance(value, float) else value) for key, value in config.items()
+    }
 
 
 def test_digest_is_independent_of_dict_order_and_buffers() -> None:
     tensors = make_tensors()
     shuffled = dict(reversed(list(tensors.items())))
-    assert model_digest(tensors) == model_digest(shuffled)
+    assert digest_of(tensors) == digest_of(shuffled)
     del shuffled["blocks.0.attn.mask"]
-    assert model_digest(tensors) == model_digest(shuffled)
+    assert digest_of(tensors) == digest_of(shuffled)
 
 
 @pytest.mark.parametrize("name", REQUIRED_TENSORS)
@@ -327,22 +372,22 @@ def test_digest_changes_when_one_bit_flips(name: str) -> None:
     bits = tensors[name].copy().view(np.uint32)
     bits.flat[0] ^= 1
     flipped[name] = bits.view(np.float32)
-    assert model_digest(flipped) != model_digest(tensors)
+    assert digest_of(flipped) != digest_of(tensors)
 
 
 def test_digest_covers_shapes_and_present_zero_biases() -> None:
     tensors = make_tensors()
     reshaped = dict(tensors, **{"embed.W_E": tensors["embed.W_E"].reshape(D, V)})
-    assert model_digest(reshaped) != model_digest(tensors)
+    assert digest_of(reshaped) != digest_of(tensors)
     with_zero_bias = dict(tensors, **{"unembed.b_U": np.zeros(V, dtype=np.float32)})
-    assert model_digest(with_zero_bias) != model_digest(tensors)
+    assert digest_of(with_zero_bias) != digest_of(tensors)
     negative_zero = dict(tensors, **{"unembed.b_U": np.full(V, -0.0, dtype=np.float32)})
-    assert model_digest(negative_zero) != model_digest(with_zero_bias)
+    assert digest_of(negative_zero) != digest_of(with_zero_bias)
 
 
 def test_digest_requires_float32() -> None:
     with pytest.raises(ValueError, match="float32"):
-        model_digest({"embed.W_E": np.zeros((2, 2))})
+        digest_of({"embed.W_E": np.zeros((2, 2))})
 
 
 # Saving

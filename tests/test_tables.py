@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from certificates.model_file import ModelWeights
 from checker import flops
-from checker.exact import ExactMatrix
+from checker.exact import ExactMatrix, _enclose
 from checker.interval import Interval
 from checker.tables import compute_tables
 
@@ -290,3 +290,12 @@ def test_exact_division_by_a_rational_square_root() -> None:
     assert list(enclosure.lo[:3]) == list(enclosure.hi[:3]) == [0.5, -1.0, 0.0]
     lo, hi = float(enclosure.lo[3]), float(enclosure.hi[3])
     assert Fraction(lo) < Fraction(1, 6) < Fraction(hi) and hi == math.nextafter(lo, math.inf)
+
+
+@given(st.lists(st.one_of(st.integers(-(2**60), 2**60), st.integers(-(2**1100), 2**1100)), min_size=1, max_size=8),
+       st.integers(-1300, 1100))
+def test_vectorised_rounding_equals_the_scalar_rounding(ints: list[int], exponent: int) -> None:
+    enclosure = _exact(ints, exponent).to_interval()
+    for value, lo, hi in zip(ints, enclosure.lo, enclosure.hi, strict=True):
+        expected = _enclose(value, exponent, 1, 1)
+        assert (float(lo), float(hi)) == expected and math.copysign(1, lo) == math.copysign(1, expected[0])

@@ -25,32 +25,50 @@ class ReplayResult:
 
 
 Replayer = Callable[[Certificate, ModelWeights, Tables], ReplayResult]
+WorkEstimate = Callable[[int, int, int, int], int]
+"""``(V, n, d, h) -> work``: an upper estimate, from the statement alone, of the work (in the units of
+:mod:`checker.limits`) a replay does after the tables; checked against the limit before it starts."""
 
-_REPLAYERS: dict[str, Replayer] = {}
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy: its replay and its work estimate."""
+
+    replay: Replayer
+    work: WorkEstimate
 
 
-def register(name: str) -> Callable[[Replayer], Replayer]:
-    """Register ``function`` as the replay of strategy ``name`` (once)."""
+_STRATEGIES: dict[str, Strategy] = {}
+
+
+def register(name: str, *, work: WorkEstimate) -> Callable[[Replayer], Replayer]:
+    """Register ``function`` as the replay of strategy ``name`` (once), with its work estimate."""
 
     def decorate(function: Replayer) -> Replayer:
-        if name in _REPLAYERS:
+        if name in _STRATEGIES:
             raise ValueError(f"strategy {name!r} registered twice")
-        _REPLAYERS[name] = function
+        _STRATEGIES[name] = Strategy(function, work)
         return function
 
     return decorate
 
 
-def register_all(names: list[str], function: Replayer) -> None:
+def register_all(names: list[str], function: Replayer, *, work: WorkEstimate) -> None:
     """Register one replay function under several names (a parameterised family)."""
     for name in names:
-        register(name)(function)
+        register(name, work=work)(function)
+
+
+def lookup_strategy(name: str) -> Strategy | None:
+    """The registered strategy ``name``, or None for an unknown strategy."""
+    _load_builtin_strategies()
+    return _STRATEGIES.get(name)
 
 
 def lookup(name: str) -> Replayer | None:
     """The replay function of ``name``, or None for an unknown strategy."""
-    _load_builtin_strategies()
-    return _REPLAYERS.get(name)
+    strategy = lookup_strategy(name)
+    return None if strategy is None else strategy.replay
 
 
 # Modules that register themselves on import; loaded on first lookup to avoid an import cycle.

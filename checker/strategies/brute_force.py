@@ -20,12 +20,23 @@ sequence, so tiny attention weights do not drown in a global bound), and ``fl(s)
 the bound gives an exact sum > 0.
 Every certified sequence is therefore correct in exact real arithmetic; ties are never certified.
 
+Memory is bounded whatever V and n are: the query-independent differences and the stage-1 tables are
+built for a chunk of max tokens at a time, sequences are decided in blocks of at most BLOCK_TOKENS tokens,
+and stage 2 in blocks of at most BLOCK_ELEMENTS table entries, so besides the [V]*n boolean result no
+array has more than about BLOCK_ELEMENTS entries. With n < STAGE1_MIN_CTX every sequence goes straight
+to stage 2: a stage-1 table costs V^3 n per query, more than the V^(n-1) n V of deciding each of the
+query's sequences in stage 2 when n <= 2 (a d = 1, V = 256, n = 2 model took minutes before).
+
 The trace holds one step, ``failures``: the flat indices (x_0 most significant) of up to
 ``MAX_LISTED_FAILURES`` sequences the prover did not claim. They are diagnostics: the checker verifies
 their range and order and reports how many of them it certified anyway.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
@@ -39,14 +50,25 @@ from checker.tables import Tables
 
 NAME = "brute-force"
 MAX_LISTED_FAILURES = 1 << 16
-MAX_SEQUENCES = 1 << 28
+BLOCK_ELEMENTS = 1 << 22
+"""Most entries of one float64 temporary table (32 MiB)."""
+BLOCK_TOKENS = 1 << 22
+"""Most tokens (sequences times n) decided in one block: their index arrays stay below 64 MiB."""
+STAGE1_MIN_CTX = 3
+"""The shortest context for which the stage-1 tables are built (module docstring)."""
 
 
-@register(NAME)
+def brute_force_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
+    """Estimated replay work: the stage-1 tables (8 V^4 n when built), stage 1 for every sequence
+    (2n + 1) and, in the worst case, stage 2 for every sequence (V (5n + 4))."""
+    vocab = d_vocab
+    stage1 = 8 * vocab**4 * n_ctx if n_ctx >= STAGE1_MIN_CTX else 0
+    return stage1 + vocab**n_ctx * (2 * n_ctx + 1 + vocab * (5 * n_ctx + 4))
+
+
+@register(NAME, work=brute_force_work)
 def replay_brute_force(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    if vocab**n_ctx > MAX_SEQUENCES:
-        raise InvalidCertificate("failures", None, None, f"brute force over {vocab}^{n_ctx} sequences is too large")
     trace = Trace(certificate.trace)
     listed = trace.next("failures", {"sequences": ((-1,), "<i8")})["sequences"]
     trace.finish()
@@ -70,28 +92,49 @@ def certified_sequences(tables: Tables) -> np.ndarray:
     """Boolean array [V]*n (x_0 first): True where the sequence is proven correct."""
     vocab, n_ctx = tables.eqkp.shape
     certified = np.zeros((vocab,) * n_ctx, dtype=bool)
-    shared = _output_differences(tables)
-    for query in range(vocab):
-        stage1 = _stage1_table(tables, shared, query)
-        for max_token in range(query, vocab):
-            _certify_block(certified, tables, shared, stage1, query, max_token)
+    if n_ctx < STAGE1_MIN_CTX:
+        for query in range(vocab):
+            _certify_in_stage2(certified, tables, query)
+        return certified
+    chunk = max(1, BLOCK_ELEMENTS // (vocab * n_ctx * vocab))
+    for first in range(0, vocab, chunk):
+        maxima = range(first, min(first + chunk, vocab))
+        shared = _output_differences(tables, maxima)
+        for query in range(maxima.stop):
+            stage1 = _stage1_table(tables, shared, query, maxima)
+            for m in range(max(query, first), maxima.stop):
+                _certify_block(certified, tables, stage1[:, :, m - first], shared[:, :, m - first], query, m)
     return certified
 
 
-def _output_differences(tables: Tables) -> np.ndarray:
-    """``lo[t, p, m, y] <= (EVOU[t,m] - EVOU[t,y]) + (PVOU[p,m] - PVOU[p,y])``, independent of the query."""
+def _output_differences(tables: Tables, maxima: range) -> np.ndarray:
+    """``lo[t, p, j, y] <= (EVOU[t,m] - EVOU[t,y]) + (PVOU[p,m] - PVOU[p,y])`` for ``m = maxima[j]``,
+    independent of the query."""
     evou, pvou = tables.evou, tables.pvou
-    evou_diff = down(evou.lo[:, :, None] - evou.hi[:, None, :])  # [t, m, y]
-    pvou_diff = down(pvou.lo[:, :, None] - pvou.hi[:, None, :])  # [p, m, y]
+    chosen = slice(maxima.start, maxima.stop)
+    evou_diff = down(evou.lo[:, chosen, None] - evou.hi[:, None, :])  # [t, j, y]
+    pvou_diff = down(pvou.lo[:, chosen, None] - pvou.hi[:, None, :])  # [p, j, y]
     combined = down(evou_diff[:, None, :, :] + pvou_diff[None, :, :, :])
     flops.charge(evou_diff.size + pvou_diff.size + combined.size)
     return combined
 
 
-def _unembed_lower(tables: Tables, query: int) -> np.ndarray:
-    """``lo[m, y] <= EUPU[q,m] - EUPU[q,y]`` for this query."""
-    flops.charge(tables.eupu.shape[1] ** 2)
-    return down(tables.eupu.lo[query][:, None] - tables.eupu.hi[query][None, :])
+def _sequence_differences(tables: Tables, sequences: np.ndarray, maxima: np.ndarray) -> np.ndarray:
+    """``lo[K, p, y] <= (EVOU[x_p,m] - EVOU[x_p,y]) + (PVOU[p,m] - PVOU[p,y])`` for the sequences [K, n]
+    with maxima ``m`` [K]: the same float operations as :func:`_output_differences`, hence the same values."""
+    evou, pvou = tables.evou, tables.pvou
+    evou_diff = down(evou.lo[sequences, maxima[:, None]][:, :, None] - evou.hi[sequences])  # [K, p, y]
+    pvou_diff = down(pvou.lo[:, maxima].T[:, :, None] - pvou.hi[None])  # [K, p, y]
+    combined = down(evou_diff + pvou_diff)
+    flops.charge(evou_diff.size + pvou_diff.size + combined.size)
+    return combined
+
+
+def _unembed_lower(tables: Tables, query: int, maxima: range) -> np.ndarray:
+    """``lo[j, y] <= EUPU[q,m] - EUPU[q,y]`` for ``m = maxima[j]`` and this query."""
+    row = tables.eupu[query]
+    flops.charge(len(maxima) * row.lo.size)
+    return down(row.lo[maxima.start : maxima.stop, None] - row.hi[None, :])
 
 
 def _weighted_lower(weights: Interval, difference: np.ndarray) -> np.ndarray:
@@ -105,28 +148,35 @@ def _weighted_lower(weights: Interval, difference: np.ndarray) -> np.ndarray:
     return down(factor * difference)
 
 
-def _stage1_table(tables: Tables, shared: np.ndarray, query: int) -> np.ndarray:
-    """``S1[t, p, m] <= min_{y != m} e_p(t) D[t, p, m, y]`` with one shift for the whole query."""
+def _stage1_table(tables: Tables, shared: np.ndarray, query: int, maxima: range) -> np.ndarray:
+    """``S1[t, p, j] <= min_{y != m} e_p(t) D[t, p, m, y]`` for ``m = maxima[j]``, with one shift for
+    the whole query."""
     vocab = tables.eqkp.shape[0]
     scores = tables.eqke[query][:, None] + tables.eqkp[query][None, :]  # [t, p]
     weights = (scores - float(scores.lo.max())).exp()
-    difference = down(_unembed_lower(tables, query) + shared)  # [t, p, m, y]
+    difference = down(_unembed_lower(tables, query, maxima) + shared)  # [t, p, j, y]
     flops.charge(difference.size)
     lower = _weighted_lower(weights, difference)
-    diagonal = np.arange(vocab)
-    lower[:, :, diagonal, diagonal] = np.inf  # y = m is not a competitor
+    chunk = np.arange(len(maxima))
+    lower[:, :, chunk, chunk + maxima.start] = np.inf  # y = m is not a competitor
     flops.charge(flops.reduction_cost(vocab - 1, lower.size // vocab))
     return lower.min(axis=3)
 
 
 def _certify_block(
-    certified: np.ndarray, tables: Tables, shared: np.ndarray, stage1: np.ndarray, query: int, m: int
+    certified: np.ndarray, tables: Tables, stage1: np.ndarray, shared: np.ndarray, query: int, m: int
 ) -> None:
-    """Certify the sequences whose query is ``query`` and whose maximum is ``m``."""
+    """Certify the sequences whose query is ``query`` and whose maximum is ``m``; ``stage1[t, p]`` is the
+    stage-1 table of this query and max, ``shared[t, p, y]`` the output differences of this max."""
     n_ctx = stage1.shape[1]
-    base = stage1[query, n_ctx - 1, m]
+    positions = np.arange(n_ctx)[None, :]
+
+    def gathered(sequences: np.ndarray, _: np.ndarray) -> np.ndarray:
+        return shared[sequences, positions]
+
+    base = stage1[query, n_ctx - 1]
     for ranges in _max_blocks(query, m, n_ctx - 1):
-        terms = [stage1[tokens, p, m] for p, tokens in enumerate(ranges)]
+        terms = [stage1[tokens, p] for p, tokens in enumerate(ranges)]
         grid = base + _outer_sum(terms)
         magnitude = np.abs(base) + _outer_sum([np.abs(t) for t in terms])
         passed = grid > sum_error_bound(magnitude, n_ctx)
@@ -134,41 +184,88 @@ def _certify_block(
         left = np.nonzero(~passed)
         if left[0].size:
             tokens_left = np.stack([ranges[p][idx] for p, idx in enumerate(left)], axis=1)
-            passed[left] = _stage2(tables, shared, query, m, tokens_left)
+            passed[left] = _stage2(tables, query, np.full(tokens_left.shape[0], m), tokens_left, gathered)
         certified[np.ix_(*ranges, [query])] = passed[..., None]
 
 
-def _stage2(tables: Tables, shared: np.ndarray, query: int, m: int, tokens: np.ndarray) -> np.ndarray:
-    """``fl(sum_p L_p[y]) > err_y`` for every y != m, for the sequences ``tokens`` [K, n-1].
+def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> None:
+    """Certify every sequence whose query is ``query`` in stage 2 alone, in blocks of sequences."""
+    vocab, n_ctx = tables.eqkp.shape
+    free = (vocab,) * (n_ctx - 1)
+    decided = np.empty(vocab ** (n_ctx - 1), dtype=bool)  # x_{n-1} = query, the others in C order
+    block = BLOCK_TOKENS // n_ctx
+    for start in range(0, decided.size, block):
+        flat = np.arange(start, min(start + block, decided.size))
+        tokens = np.stack(np.unravel_index(flat, free), axis=1).reshape(flat.size, n_ctx - 1)
+        maxima = np.maximum(tokens.max(axis=1, initial=0), query)
+        decided[flat] = _stage2(tables, query, maxima, tokens, partial(_sequence_differences, tables))
+    certified[..., query] = decided.reshape(free)
+
+
+def _stage2(
+    tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray,
+    differences: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """``fl(sum_p L_p[y]) > err_y`` for every y != m, for the sequences ``tokens`` [K, n-1] with maxima
+    ``m`` = ``maxima`` [K], decided in blocks of at most BLOCK_ELEMENTS entries. ``differences(x, m)``
+    gives the output differences [K, n, y] of the full sequences ``x`` [K, n] (those of
+    :func:`_output_differences`, gathered or recomputed).
 
     Each sequence gets its own shift (its largest score), so its attention weights are near 1 at the
     top and the terms cannot all underflow.
     """
-    count, n_ctx = tokens.shape[0], tables.eqkp.shape[1]
-    sequences = np.concatenate([tokens, np.full((count, 1), query)], axis=1)  # [K, n]
-    positions = np.arange(n_ctx)[None, :]
-    scores = tables.eqke[query][sequences] + tables.eqkp[query][None, :]  # [K, n]
-    weights = (scores - Interval.exact(scores.lo.max(axis=1, keepdims=True))).exp()
-    difference = down(_unembed_lower(tables, query)[m] + shared[sequences, positions, m, :])  # [K, n, y]
-    terms = _weighted_lower(weights, difference)  # [K, n, y]
-    total, magnitude = terms.sum(axis=1), np.abs(terms).sum(axis=1)
-    passed = total > sum_error_bound(magnitude, n_ctx)
-    passed[:, m] = True  # y = m is not a competitor
-    flops.charge(total.size * (3 * n_ctx + 1))
-    return passed.all(axis=1)
+    vocab, n_ctx = tables.eqkp.shape
+    block = max(1, BLOCK_ELEMENTS // (n_ctx * vocab))
+    passed = np.empty(tokens.shape[0], dtype=bool)
+    unembed = tables.eupu[query]
+    for start in range(0, tokens.shape[0], block):
+        part, m = tokens[start : start + block], maxima[start : start + block]
+        count = part.shape[0]
+        sequences = np.concatenate([part, np.full((count, 1), query)], axis=1)  # [K, n]
+        scores = tables.eqke[query][sequences] + tables.eqkp[query][None, :]  # [K, n]
+        weights = (scores - Interval.exact(scores.lo.max(axis=1, keepdims=True))).exp()
+        unembed_lower = down(unembed.lo[m][:, None] - unembed.hi[None, :])  # [K, y]
+        difference = down(unembed_lower[:, None, :] + differences(sequences, m))  # [K, n, y]
+        flops.charge(unembed_lower.size + difference.size)
+        terms = _weighted_lower(weights, difference)  # [K, n, y]
+        total, magnitude = terms.sum(axis=1), np.abs(terms).sum(axis=1)
+        good = total > sum_error_bound(magnitude, n_ctx)
+        good[np.arange(count), m] = True  # y = m is not a competitor
+        flops.charge(total.size * (3 * n_ctx + 1))
+        passed[start : start + count] = good.all(axis=1)
+    return passed
 
 
-def _max_blocks(query: int, m: int, free: int) -> list[list[np.ndarray]]:
-    """Token ranges, one per non-query position, whose product is every arrangement with max exactly m.
+def _max_blocks(query: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
+    """Token ranges, one per non-query position, whose products are every arrangement with max exactly m,
+    each product at most BLOCK_TOKENS / n sequences.
 
     With q = m: all tokens in [0, m]. With q < m: blocks by the first position j holding m
     (positions before j in [0, m), j = m, after j in [0, m]); the blocks are disjoint and cover all.
     """
+    limit = BLOCK_TOKENS // (free + 1)
     up_to = np.arange(m + 1)
     if query == m:
-        return [[up_to] * free]
+        yield from _split([up_to] * free, limit)
+        return
     below, only = np.arange(m), np.array([m])
-    return [[below] * j + [only] + [up_to] * (free - 1 - j) for j in range(free)]
+    for j in range(free):
+        yield from _split([below] * j + [only] + [up_to] * (free - 1 - j), limit)
+
+
+def _split(ranges: list[np.ndarray], limit: int) -> Iterator[list[np.ndarray]]:
+    """``ranges`` cut along its leading axes into pieces of at most ``limit`` sequences."""
+    rest = math.prod(r.size for r in ranges[1:])
+    if rest * ranges[0].size <= limit:
+        yield ranges
+    elif rest <= limit:
+        step = limit // rest
+        for start in range(0, ranges[0].size, step):
+            yield [ranges[0][start : start + step], *ranges[1:]]
+    else:
+        for token in ranges[0]:
+            for tail in _split(ranges[1:], limit):
+                yield [np.array([token]), *tail]
 
 
 def _outer_sum(parts: list[np.ndarray]) -> np.ndarray:
@@ -179,4 +276,3 @@ def _outer_sum(parts: list[np.ndarray]) -> np.ndarray:
         shape[axis] = part.size
         total = total + part.reshape(shape)
     return total
-

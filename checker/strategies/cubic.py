@@ -19,6 +19,8 @@ positions, meant to sort ``EQKP[q, :n-1]`` ascending (a hint: any permutation is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from certificates.codec import Certificate
@@ -26,22 +28,40 @@ from certificates.model_file import ModelWeights
 from checker.interval import Interval
 from checker.replay import InvalidCertificate, Trace, accept_upper_bounds
 from checker.strategies import ReplayResult, register
-from checker.strategies.cubic_bounds import LogitPaths, case_bounds, covered_count, logit_paths, valid_cases
+from checker.strategies.cubic_bounds import LogitPaths, case_bounds, covered_count, cubic_work, logit_paths, valid_cases
 from checker.tables import Tables
 
 NAME = "cubic"
+CASE_BLOCK = 1 << 20
+"""Most grid cells [q, m, k, c] replayed at once (the case bounds take a few hundred bytes per case);
+the whole grid at V = 64, n = 4."""
 ORDER_STEP, BOUND_STEP = "orderings", "bounds"
 
 
-@register(NAME)
+@register(NAME, work=cubic_work)
 def replay_cubic(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
     trace = Trace(certificate.trace)
     order = read_orderings(trace, weights)
     good, claimed = read_claims(trace, weights)
     trace.finish()
     paths = logit_paths(tables)
-    rigorous, _ = case_bounds(tables, order, np.nonzero(good), paths, cubic_coefficient(paths, weights.n_ctx))
-    return accept_claims(good, claimed, rigorous)
+    coefficient = cubic_coefficient(paths, weights.n_ctx)
+    for cases, part in claim_chunks(good):
+        rigorous, _ = case_bounds(tables, order, cases, paths, coefficient)
+        accept_claims(cases, claimed[part], rigorous)
+    return cubic_result(good, claimed)
+
+
+def claim_chunks(good: np.ndarray) -> Iterator[tuple[tuple[np.ndarray, ...], slice]]:
+    """The claimed-good cases ``(q, m, k, c)`` in C order, in chunks of whole query rows of at most
+    CASE_BLOCK grid cells, each with the slice of ``bound`` that holds its claims."""
+    rows = max(1, CASE_BLOCK // max(1, good[0].size))
+    start = 0
+    for first in range(0, good.shape[0], rows):
+        q, *rest = np.nonzero(good[first : first + rows])
+        cases = (q + first, *rest)
+        yield cases, slice(start, start + q.size)
+        start += q.size
 
 
 def cubic_coefficient(paths: LogitPaths, n_ctx: int) -> Interval:
@@ -86,14 +106,18 @@ def case_index(cases: tuple[np.ndarray, ...], position: int) -> tuple[int, ...]:
     return tuple(int(axis[position]) for axis in cases)
 
 
-def accept_claims(good: np.ndarray, claimed: np.ndarray, rigorous: Interval) -> ReplayResult:
-    """Accept every claimed bound against its enclosure (INVALID names the first failing case), then
-    count the covered sequences."""
+def accept_claims(cases: tuple[np.ndarray, ...], claimed: np.ndarray, rigorous: Interval) -> None:
+    """Accept the claimed bounds of ``cases`` against their enclosures (INVALID names the first failing
+    case)."""
     try:
         accept_upper_bounds(claimed, rigorous, step=BOUND_STEP, array="bound")
     except InvalidCertificate as failure:
-        case = case_index(np.nonzero(good), failure.index[0])
+        case = case_index(cases, failure.index[0])
         raise InvalidCertificate(failure.step, failure.array, case, failure.reason) from None
+
+
+def cubic_result(good: np.ndarray, claimed: np.ndarray) -> ReplayResult:
+    """The count covered by the (accepted) good cases, with notes."""
     notes = {
         "good_cases": int(claimed.size),
         "cases": int(np.count_nonzero(valid_cases(good.shape[0], good.shape[3]))),

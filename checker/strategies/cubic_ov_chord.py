@@ -38,13 +38,22 @@ from checker.attention import shares
 from checker.interval import Interval
 from checker.replay import InvalidCertificate, Trace
 from checker.strategies import ReplayResult, register
-from checker.strategies.cubic import BOUND_STEP, accept_claims, case_index, read_claims, read_orderings
+from checker.strategies.cubic import (
+    BOUND_STEP,
+    accept_claims,
+    case_index,
+    claim_chunks,
+    cubic_result,
+    read_claims,
+    read_orderings,
+)
 from checker.strategies.cubic_bounds import (
     MAX,
     OTHER,
     QUERY,
     LogitPaths,
     case_bounds,
+    cubic_work,
     logit_paths,
     max_over_outputs,
 )
@@ -54,7 +63,7 @@ NAME = "cubic-ov-chord"
 CHORD_STEP = "chords"
 
 
-@register(NAME)
+@register(NAME, work=cubic_work)
 def replay_cubic_ov_chord(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
     trace = Trace(certificate.trace)
     order = read_orderings(trace, weights)
@@ -62,10 +71,12 @@ def replay_cubic_ov_chord(certificate: Certificate, weights: ModelWeights, table
     good, claimed = read_claims(trace, weights)
     trace.finish()
     paths = logit_paths(tables)
-    cases = np.nonzero(good)
-    rigorous, attention = case_bounds(tables, order, cases, paths, chord_coefficient(paths, weight))
-    check_chord_condition(attention, cases, weight)
-    return accept_claims(good, claimed, rigorous)
+    coefficient = chord_coefficient(paths, weight)
+    for cases, part in claim_chunks(good):
+        rigorous, attention = case_bounds(tables, order, cases, paths, coefficient)
+        check_chord_condition(attention, cases, weight)
+        accept_claims(cases, claimed[part], rigorous)
+    return cubic_result(good, claimed)
 
 
 def read_chord_weights(trace: Trace, weights: ModelWeights) -> np.ndarray:

@@ -50,6 +50,9 @@ Trace, in order (every claim is untrusted; hints are used without verification, 
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import numpy as np
 
 from certificates.codec import Certificate
@@ -76,6 +79,8 @@ from checker.strategies.subcubic_eqke import (
 from checker.tables import Tables
 
 PREFIX = "subcubic"
+CASE_BLOCK = 1 << 19
+"""Most (q, m, c) grid cells replayed at once (the whole grid up to V = 256 at n = 8)."""
 ATTENTION_KNOBS = ("drop-average-query", "mean-query+diff")
 EQKE_HINT_STEP, DIRECT_HINT_STEP, EPS_STEP = "eqke-hints", "direct-hints", "eqke-errors"
 GAP_STEP, ATTENTION_STEP, AVERAGE_STEP, BOUND_STEP = "gaps", "attention", "average-attention", "bounds"
@@ -159,18 +164,33 @@ def replay_subcubic(certificate: Certificate, weights: ModelWeights, tables: Tab
 
     ehat, eps_enclosure = eqke_decomposition(attention_error, weights, tables, eqke_hints)
     eps = accept_upper_bounds(claimed_eps, eps_enclosure, step=EPS_STEP, array="eps")
-    attended = tuple(axis[~all_max] for axis in cases)
-    lower, upper = attention_enclosures(tables, ehat, eps, order, attended)
-    alpha_lo = _accept(accept_lower_bounds, alphas["alpha_lo"], lower, ATTENTION_STEP, "alpha_lo", attended)
-    alpha_hi = _accept(accept_upper_bounds, alphas["alpha_hi"], upper, ATTENTION_STEP, "alpha_hi", attended)
-
     mu, slack = direct_path(direct, weights, tables, direct_hints)
-    full_lo, full_hi = np.zeros(q.size), np.zeros(q.size)
-    full_lo[~all_max], full_hi[~all_max] = alpha_lo, alpha_hi
-    bounds = case_bound_enclosures(logit_terms(tables, mu), slack, cases, full_lo, full_hi, average)
-    _accept(accept_upper_bounds, claimed_bound, bounds, BOUND_STEP, "bound", cases)
+    terms = logit_terms(tables, mu)
+    attended_before = np.concatenate([[0], np.cumsum(~all_max)])
+    for part in _case_chunks(q, vocab, n_ctx):
+        chunk = tuple(axis[part] for axis in cases)
+        chunk_all_max = all_max[part]
+        attended = tuple(axis[~chunk_all_max] for axis in chunk)
+        claims = slice(int(attended_before[part.start]), int(attended_before[part.stop]))
+        lower, upper = attention_enclosures(tables, ehat, eps, order, attended)
+        alpha_lo = _accept(accept_lower_bounds, alphas["alpha_lo"][claims], lower, ATTENTION_STEP, "alpha_lo", attended)
+        alpha_hi = _accept(accept_upper_bounds, alphas["alpha_hi"][claims], upper, ATTENTION_STEP, "alpha_hi", attended)
+        full_lo, full_hi = np.zeros(chunk_all_max.size), np.zeros(chunk_all_max.size)
+        full_lo[~chunk_all_max], full_hi[~chunk_all_max] = alpha_lo, alpha_hi
+        bounds = case_bound_enclosures(terms, slack, chunk, full_lo, full_hi, average)
+        _accept(accept_upper_bounds, claimed_bound[part], bounds, BOUND_STEP, "bound", chunk)
     notes = {"good_cases": int(q.size), "cases": int(np.count_nonzero(valid_cases(vocab, n_ctx)))}
     return ReplayResult(certified_count=covered_count(good, gap), notes=notes)
+
+
+def _case_chunks(q: np.ndarray, vocab: int, n_ctx: int) -> Iterator[slice]:
+    """Slices of the claimed cases (sorted by q, C order) covering whole query rows of at most
+    CASE_BLOCK grid cells each, so the replay's temporaries stay bounded whatever V and n are."""
+    rows = max(1, CASE_BLOCK // (vocab * n_ctx))
+    edges = np.searchsorted(q, np.arange(0, vocab + rows, rows))
+    for start, stop in itertools.pairwise(edges):
+        if stop > start:
+            yield slice(int(start), int(stop))
 
 
 def good_cases(good: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -219,4 +239,9 @@ def _accept(accept, claimed, enclosure, step: str, array: str, cases: tuple[np.n
         raise InvalidCertificate(failure.step, failure.array, where, failure.reason) from None
 
 
-register_all(NAMES, replay_subcubic)
+def subcubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
+    """Estimated replay work: 64 per case (q, m, c) and per entry of the V x V and V x d products."""
+    return 64 * (d_vocab * d_vocab * (n_ctx + d_model + d_head) + d_vocab * d_model * d_head)
+
+
+register_all(NAMES, replay_subcubic, work=subcubic_work)

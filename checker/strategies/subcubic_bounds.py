@@ -41,13 +41,13 @@ Step F (counting). A case with ``B < 0`` has every sequence correct: ``C(n-1, j)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from checker import flops
 from checker.attention import HI, LO, extreme_attention, extreme_slot_sums
+from checker.counting import binomial_row
 from checker.interval import Interval
 from checker.strategies.cubic_bounds import MAX, QUERY
 from checker.strategies.subcubic_eqke import row_range
@@ -189,7 +189,8 @@ def covered_count(good: np.ndarray, gap: np.ndarray) -> int:
     free = m - gap[q, m, c] + 1
     pairs, multiplicity = np.unique(np.stack([j, free]), axis=1, return_counts=True)
     flops.charge_bookkeeping(4 * q.size)
+    arrangements = binomial_row(n_ctx - 1)
     return sum(
-        int(times) * math.comb(n_ctx - 1, int(slots)) * int(choices) ** int(slots)
+        int(times) * arrangements[int(slots)] * int(choices) ** int(slots)
         for (slots, choices), times in zip(pairs.T, multiplicity, strict=True)
     )
