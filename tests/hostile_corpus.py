@@ -23,6 +23,7 @@ from certificates.safetensors import encode_safetensors, read_safetensors
 from checker.strategies.cubic import CASE_BLOCK, claim_chunks, cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
 from checker.tables import compute_tables
+from tests.model_factory import random_tensors
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = ROOT / "models" / "max4-v64-d32-seed123.safetensors"
@@ -52,20 +53,8 @@ def build_cases(name: str, directory: Path, *, full: bool = False) -> list[Case]
 
 
 def _tensors(seed: int, vocab: int, n_ctx: int, d_model: int, d_head: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-
-    def normal(*shape: int) -> np.ndarray:
-        return rng.standard_normal(shape).astype(np.float32)
-
-    return {
-        "embed.W_E": normal(vocab, d_model),
-        "pos_embed.W_pos": normal(n_ctx, d_model),
-        "blocks.0.attn.W_Q": normal(1, d_model, d_head),
-        "blocks.0.attn.W_K": normal(1, d_model, d_head),
-        "blocks.0.attn.W_V": normal(1, d_model, d_head),
-        "blocks.0.attn.W_O": normal(1, d_head, d_model),
-        "unembed.W_U": normal(d_model, vocab),
-    }
+    """Bias-free Gaussian weights (:func:`tests.model_factory.random_tensors`)."""
+    return random_tensors(seed, vocab=vocab, n_ctx=n_ctx, d_model=d_model, d_head=d_head, biases=False)
 
 
 def _write_model(path: Path, tensors: dict[str, np.ndarray], config: dict | None = None) -> Path:
