@@ -61,8 +61,6 @@ TASK = "max"
 MODEL_CLASS = "attention-only-1-layer-1-head"
 """The model class of SPEC section 1 (the only one this checker reads)."""
 CLAIM_KIND = "count"
-COST_MODEL_V1 = 1
-"""Version 1 of the cost model (SPEC section 4), the one :mod:`checker.flops` counts in."""
 _TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "cost_model", "trace", "info")
 _STATEMENT_KEYS = ("task", "model_class", "d_vocab", "n_ctx", "model_digest")
 _CLAIM_KEYS = ("kind", "value")
@@ -95,7 +93,8 @@ class TraceStep:
 @dataclass(frozen=True)
 class Certificate:
     """A decoded certificate. Arrays are read-only; ``info`` is provenance the verdict never reads;
-    ``cost_model`` is the version of the cost model its FLOPs are counted in."""
+    ``cost_model`` is the version of the cost model its FLOPs are counted in (the checker's is
+    :data:`checker.flops.COST_MODEL_VERSION`)."""
 
     statement: Statement
     strategy_name: str
@@ -103,7 +102,7 @@ class Certificate:
     claim_correct: int
     trace: tuple[TraceStep, ...]
     info: dict[str, object]
-    cost_model: int = COST_MODEL_V1
+    cost_model: int
 
 
 def statement_for(weights: ModelWeights) -> Statement:

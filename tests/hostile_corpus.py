@@ -20,6 +20,7 @@ import numpy as np
 from certificates.codec import Certificate, TraceStep, encode_certificate, statement_for
 from certificates.model_file import load_model, save_model
 from certificates.safetensors import encode_safetensors, read_safetensors
+from checker.flops import COST_MODEL_VERSION
 from checker.strategies.cubic import CASE_BLOCK, claim_chunks, cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
 from checker.tables import compute_tables
@@ -71,7 +72,7 @@ def _certificate(model: Path, strategy: str, trace: list[TraceStep], claim: int 
     weights = load_model(model)
     return Certificate(
         statement=statement_for(weights), strategy_name=strategy, strategy_params={},
-        claim_correct=claim, trace=tuple(trace), info={"corpus": "hostile"},
+        claim_correct=claim, trace=tuple(trace), info={"corpus": "hostile"}, cost_model=COST_MODEL_VERSION,
     )
 
 

@@ -28,6 +28,7 @@ from certificates.codec import (
     write_certificate,
 )
 from certificates.errors import CertificateFormatError, InputError
+from checker.flops import COST_MODEL_VERSION
 
 LIMIT = 1000
 DIGEST = "0123456789abcdef" * 4
@@ -56,6 +57,7 @@ def make_certificate(**overrides: object) -> Certificate:
             "argv": ["prove", "-q"],
             "env": {"x": 1},
         },
+        "cost_model": COST_MODEL_VERSION,
     }
     fields.update(overrides)
     return Certificate(**fields)
