@@ -13,7 +13,9 @@ factors of the decomposition included, the shared exact tables not):
 
 All four bound the same matrix, as in the paper (its ``EQKE_err`` of ``display_EQKE_SVD_analysis``, the
 product of the four remainder factors; run on our seed-123 model the paper's code at commit fb5b181 gives
-1.942, 2.081, 5.515 and 97.36 in raw units (float32), and this table 1.944, 2.084, 5.51 and 97.4). Rows 1
+1.942, 2.081, 5.515 and 97.36 in raw units (float32), and this table 1.944, 2.084, 5.51 and 97.4; with
+``q2`` taken from ``E~q`` alone, as the paper's code does, instead of ``[E~q | 1]``, it gives the paper's
+values to four digits, so that hint is the whole difference). Rows 1
 and 2 are not the error of the ``attn-err=max-diff-exact`` strategy, which bounds the remainder of the
 rank-one SVD decomposition instead.
 
