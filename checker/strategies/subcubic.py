@@ -60,6 +60,7 @@ from certificates.model_file import ModelWeights
 from checker.replay import InvalidCertificate, Trace, accept_lower_bounds, accept_upper_bounds
 from checker.strategies import ReplayResult, register_all
 from checker.strategies.cubic import read_orderings
+from checker.strategies.cubic_bounds import CASE_WORK
 from checker.strategies.subcubic_bounds import (
     attention_enclosures,
     case_bound_enclosures,
@@ -240,8 +241,8 @@ def _accept(accept, claimed, enclosure, step: str, array: str, cases: tuple[np.n
 
 
 def subcubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
-    """Estimated replay work: 64 per case (q, m, c) and per entry of the V x V and V x d products."""
-    return 64 * (d_vocab * d_vocab * (n_ctx + d_model + d_head) + d_vocab * d_model * d_head)
+    """Estimated replay work: CASE_WORK per case (q, m, c) and per entry of the V x V and V x d products."""
+    return CASE_WORK * (d_vocab * d_vocab * (n_ctx + d_model + d_head) + d_vocab * d_model * d_head)
 
 
 register_all(NAMES, replay_subcubic, work=subcubic_work)
