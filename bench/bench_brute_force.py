@@ -16,13 +16,13 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import write_certificate
 from certificates.model_file import load_model
 from checker.verify import verify
 from prover import strategies
 from prover.certify import prove
 from prover.model import AttentionOnlyTransformer
 from prover.strategies.brute_force import sequence_tokens
+from prover.writers import write_certificate
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "max4-v64-d32-seed123.safetensors"
 

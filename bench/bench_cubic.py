@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import write_certificate
 from certificates.model_file import load_model
 from checker.verify import verify
 from prover import strategies
 from prover.certify import default_device, prove
+from prover.writers import write_certificate
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "max4-v64-d32-seed123.safetensors"
 CUBIC_STRATEGIES = ("cubic", "cubic-ov-chord")

@@ -26,14 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from certificates.codec import Certificate, write_certificate
+from certificates.codec import Certificate
 from certificates.model_file import load_model
 from checker.strategies.brute_force import certified_sequences
-from checker.tables import compute_tables
+from checker.tables import Tables
 from checker.verify import verify
 from prover import strategies
 from prover.certify import prove
 from prover.report_figures import PAPER
+from prover.writers import write_certificate
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "max4-v64-d32-seed123.safetensors"
 
@@ -72,7 +73,7 @@ def run_model(model_path: Path) -> dict:
                 "flops": verdict.flops, "message": verdict.message,
             })
     start = time.perf_counter()
-    accuracy = float(certified_sequences(compute_tables(weights)).mean())
+    accuracy = float(certified_sequences(Tables(weights)).mean())
     return {"model": model_path.name, "accuracy": accuracy, "brute_force_s": time.perf_counter() - start, "rows": rows}
 
 

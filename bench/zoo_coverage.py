@@ -29,7 +29,7 @@ import numpy as np
 from certificates.codec import read_certificate
 from certificates.model_file import load_model
 from checker.strategies.brute_force import certified_sequences
-from checker.tables import compute_tables
+from checker.tables import Tables
 from checker.verify import max_trace_elements, verify
 from prover.prove_cli import certificate_filename
 from prover.report import BRUTE_FORCE
@@ -66,7 +66,7 @@ def chosen_strategies(rows: list[dict[str, str]], every: bool) -> list[str]:
 def check_model(model_path: Path, cert_dir: Path, names: list[str]) -> ModelCoverage:
     """Coverage of ``names``' certificates in ``cert_dir`` against the brute-force set of ``model_path``."""
     weights = load_model(model_path)
-    correct = certified_sequences(compute_tables(weights))
+    correct = certified_sequences(Tables(weights))
     result = ModelCoverage(model_path.stem, 0, 0, [])
     for name in names:
         path = cert_dir / certificate_filename(name)

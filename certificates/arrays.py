@@ -65,21 +65,6 @@ _DIGIT_CHUNK = 4000
 """Digits converted at once, below Python's 4,300-digit int/str conversion limit."""
 
 
-def encode_count(value: int) -> str:
-    """The canonical decimal string of the non-negative int ``value``, of any size up to
-    MAX_COUNT_DIGITS digits (ValueError otherwise); never limited by Python's int-to-str limit."""
-    if type(value) is not int or value < 0:
-        raise ValueError(f"a count must be a non-negative int, got {short_repr(value)}")
-    chunks = []
-    base = 10**_DIGIT_CHUNK
-    while value >= base:
-        value, low = divmod(value, base)
-        chunks.append(str(low).zfill(_DIGIT_CHUNK))
-        if len(chunks) * _DIGIT_CHUNK > MAX_COUNT_DIGITS:
-            raise ValueError(f"count has more than {MAX_COUNT_DIGITS} digits")
-    return str(value) + "".join(reversed(chunks))
-
-
 def decode_count(value: object, where: str) -> int:
     """The count written as ``value``: a str of 1 to MAX_COUNT_DIGITS ASCII digits without a leading
     zero (the canonical form of :func:`encode_count`); CertificateFormatError otherwise."""
@@ -94,26 +79,6 @@ def decode_count(value: object, where: str) -> int:
     for start in range(head, len(value), _DIGIT_CHUNK):
         result = result * 10**_DIGIT_CHUNK + int(value[start : start + _DIGIT_CHUNK])
     return result
-
-
-def encode_array(array: np.ndarray) -> dict[str, object]:
-    """The wire object for ``array``: its values converted to the little-endian allowed dtype, C order.
-
-    Guarantees ``decode_array(encode_array(a), ...)`` equals ``a`` (same shape, values and kind).
-    Raises ValueError for a dtype outside ALLOWED_DTYPES (after byte-order normalisation), more than
-    MAX_NDIM dimensions, NaN or inf in a float array, or a boolean byte other than 0 or 1.
-    """
-    values = np.asarray(array)
-    wire = values.dtype.newbyteorder("<").str
-    if wire not in ALLOWED_DTYPES:
-        raise ValueError(f"dtype {values.dtype.str} is not allowed in a certificate, only: {ALLOWED_DTYPES}")
-    if values.ndim > MAX_NDIM:
-        raise ValueError(f"array has {values.ndim} dimensions; at most {MAX_NDIM} are allowed")
-    wire_values = np.ascontiguousarray(values, dtype=np.dtype(wire))
-    problem = _value_problem(wire_values, wire)
-    if problem is not None:
-        raise ValueError(f"array {problem}")
-    return {"dtype": wire, "shape": [int(n) for n in values.shape], "data": wire_values.tobytes()}
 
 
 def decode_array(obj: object, *, where: str, max_elements: int) -> np.ndarray:

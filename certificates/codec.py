@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass
 
 import msgpack
@@ -30,14 +29,12 @@ import numpy as np
 from certificates.arrays import (
     decode_array,
     decode_count,
-    encode_array,
-    encode_count,
     exact_map,
     strict_int,
     strict_str,
     type_name,
 )
-from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
+from certificates.atomic import FileTooLargeError, read_bytes_bounded
 from certificates.errors import CertificateFormatError, InputError, describe_os_error, short_repr
 from certificates.model_file import ModelWeights
 from certificates.msgpack_budget import check_object_budget
@@ -94,7 +91,7 @@ class TraceStep:
 class Certificate:
     """A decoded certificate. Arrays are read-only; ``info`` is provenance the verdict never reads;
     ``cost_model`` is the version of the cost model its FLOPs are counted in (the checker's is
-    :data:`checker.flops.COST_MODEL_VERSION`)."""
+    :data:`checker.kernel.flops.COST_MODEL_VERSION`)."""
 
     statement: Statement
     strategy_name: str
@@ -110,19 +107,6 @@ def statement_for(weights: ModelWeights) -> Statement:
     return Statement(task=TASK, d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest)
 
 
-def encode_certificate(cert: Certificate) -> bytes:
-    """The msgpack bytes of ``cert``; raises ValueError if they would not decode (see module docstring)."""
-    wire = _to_wire(cert)
-    try:
-        _from_wire(wire, max_array_elements=sys.maxsize)
-    except CertificateFormatError as error:
-        raise ValueError(f"refusing to encode an invalid certificate: {error}") from None
-    data = msgpack.packb(wire, use_bin_type=True)
-    if len(data) > MAX_CERTIFICATE_BYTES:
-        raise ValueError(f"certificate would be {len(data)} bytes; the limit is {MAX_CERTIFICATE_BYTES}")
-    return data
-
-
 def decode_certificate(
     data: bytes, *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
 ) -> Certificate:
@@ -131,11 +115,6 @@ def decode_certificate(
     if len(data) > max_bytes:
         raise CertificateFormatError(f"certificate is {len(data)} bytes, over the {max_bytes}-byte limit")
     return _from_wire(_unpack(data), max_array_elements=max_array_elements)
-
-
-def write_certificate(path: str | os.PathLike[str], cert: Certificate) -> None:
-    """Encode ``cert`` and write it atomically: ``path`` never holds a partial certificate."""
-    write_bytes_atomic(path, encode_certificate(cert))
 
 
 def read_certificate(
@@ -195,38 +174,6 @@ def _unique_key_map(pairs: list[tuple[object, object]]) -> dict[object, object]:
             raise CertificateFormatError(f"certificate repeats the map key {short_repr(key)}")
         result[key] = value
     return result
-
-
-def _to_wire(cert: Certificate) -> dict[str, object]:
-    """The plain msgpack-ready object for ``cert`` (arrays become wire objects)."""
-    statement = cert.statement
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "statement": {
-            "task": statement.task,
-            "model_class": statement.model_class,
-            "d_vocab": statement.d_vocab,
-            "n_ctx": statement.n_ctx,
-            "model_digest": statement.model_digest,
-        },
-        "strategy": {"name": cert.strategy_name, "params": cert.strategy_params},
-        "claim": {"kind": CLAIM_KIND, "value": encode_count(cert.claim_correct)},
-        "cost_model": cert.cost_model,
-        "trace": [{"step": step.step, "arrays": _arrays_to_wire(step)} for step in cert.trace],
-        "info": cert.info,
-    }
-
-
-def _arrays_to_wire(step: TraceStep) -> dict[str, object]:
-    """Wire objects for one step's arrays; a ValueError names the step and array."""
-    wire = {}
-    for name, array in step.arrays.items():
-        try:
-            wire[name] = encode_array(array)
-        except ValueError as error:
-            raise ValueError(f"trace step {step.step!r} array {name!r}: {error}") from None
-    return wire
 
 
 def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:

@@ -16,7 +16,6 @@ digests; metadata (seed, learning rate) does not enter it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,16 +23,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from certificates.atomic import write_bytes_atomic
 from certificates.errors import ModelFileError, short_repr
 from certificates.model_config import attn_scale_squared, honoured_config, read_config
-from certificates.safetensors import (
-    MAX_FILE_BYTES,
-    SafetensorsFile,
-    decode_safetensors,
-    encode_safetensors,
-    read_safetensors_file,
-)
+from certificates.safetensors import MAX_FILE_BYTES, SafetensorsFile, decode_safetensors, read_safetensors_file
 
 HEAD_AXIS = 1
 """The literal leading axis (n_heads, which must be 1) in TENSOR_NAMES."""
@@ -122,25 +114,10 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
         raise ModelFileError(f"model {os.fspath(path)}: {error}") from None
 
 
-def save_model(path: str | os.PathLike[str], tensors: dict[str, np.ndarray], config: dict) -> None:
-    """Write ``tensors`` (TransformerLens names and shapes, float32) with ``config`` as JSON under the
-    metadata key "config", atomically.
-
-    Raises ValueError, and writes nothing, if load_model would reject the file (the bytes are
-    validated by the same code before writing). Note: a float in ``config`` is read back as the exact
-    value of its shortest decimal, not of the binary float; in particular leave "attn_scale" out when
-    it is the default sqrt(d_head), or the checker certifies the model with that decimal scale.
-    """
-    try:
-        metadata = {CONFIG_KEY: json.dumps(config, allow_nan=False)}
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"config is not JSON-serialisable: {error}") from None
-    data = encode_safetensors(tensors, metadata)
-    try:
-        _weights_from(decode_safetensors(data))
-    except ModelFileError as error:
-        raise ValueError(f"refusing to save a model that load_model would reject: {error}") from None
-    write_bytes_atomic(path, data)
+def load_model_bytes(data: bytes) -> ModelWeights:
+    """The validated weights in the safetensors bytes ``data`` (the contents of a model file, e.g. built
+    in memory from a state dict); ModelFileError otherwise. Same checks and digest as :func:`load_model`."""
+    return _weights_from(decode_safetensors(data))
 
 
 DIGEST_DOMAIN = b"compact-proofs statement v2\0"

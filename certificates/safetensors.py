@@ -1,4 +1,5 @@
-"""A minimal, strict reader and writer for the safetensors format (no dependency on the package).
+"""A minimal, strict reader of the safetensors format (no dependency on the package; the writer lives
+with the prover, :mod:`prover.writers`).
 
 Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (padded with spaces), then
 the byte buffer. The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
@@ -11,8 +12,6 @@ ending at the end of the file), and every BOOL byte is 0 or 1; otherwise it rais
 Arrays are read-only and in native byte order; nothing is allocated beyond the file's own size
 (BF16 is widened exactly to float32, which doubles that tensor).
 
-Writer guarantees: the output is the official byte layout (compact JSON, tensors ordered by
-descending dtype alignment then name, header padded with spaces to a multiple of 8), written atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from certificates.atomic import FileTooLargeError, read_bytes_bounded, write_bytes_atomic
+from certificates.atomic import FileTooLargeError, read_bytes_bounded
 from certificates.errors import ModelFileError, describe_os_error, short_repr
 
 MAX_FILE_BYTES = 2**30
@@ -39,7 +38,7 @@ _MAX_ELEMENTS = MAX_FILE_BYTES
 and numpy can reshape to any shape within it (a zero-size shape such as [0, 2^70] is refused)."""
 METADATA_KEY = "__metadata__"
 
-_WIRE_DTYPES = {
+WIRE_DTYPES = {
     "F64": "<f8",
     "F32": "<f4",
     "F16": "<f2",
@@ -51,9 +50,6 @@ _WIRE_DTYPES = {
 }
 """Safetensors dtype -> numpy dtype of the stored bytes (BF16 is read as raw 16-bit patterns)."""
 
-_CODE_OF_WIRE = {wire: code for code, wire in _WIRE_DTYPES.items() if code != "BF16"}
-_ALIGNMENT_RANK = {"BOOL": 0, "U8": 1, "F16": 7, "BF16": 8, "I32": 9, "F32": 11, "F64": 12, "I64": 13}
-"""The official writer's dtype order; tensors are laid out by descending rank, then by name."""
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 
 
@@ -92,35 +88,6 @@ def read_safetensors_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_
         raise ModelFileError(f"model {shown} is not a valid safetensors file: {error}") from None
 
 
-def write_safetensors(
-    path: str | os.PathLike[str], tensors: dict[str, np.ndarray], metadata: dict[str, str]
-) -> None:
-    """Write ``tensors`` and ``metadata`` atomically in the official safetensors layout."""
-    write_bytes_atomic(path, encode_safetensors(tensors, metadata))
-
-
-def encode_safetensors(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
-    """The safetensors bytes of ``tensors`` and ``metadata``; ``metadata`` is omitted when empty.
-
-    Raises ValueError for a dtype without a safetensors code here (F64, F32, F16, I64, I32, U8, BOOL),
-    an empty or reserved tensor name, or metadata that is not str -> str.
-    """
-    _check_metadata(metadata, ValueError)
-    encoded = {name: _encode_tensor(name, tensor) for name, tensor in tensors.items()}
-    order = sorted(encoded, key=lambda name: (-_ALIGNMENT_RANK[encoded[name][0]], name))
-    header: dict[str, object] = {METADATA_KEY: dict(sorted(metadata.items()))} if metadata else {}
-    offset = 0
-    for name in order:
-        code, shape, data = encoded[name]
-        header[name] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    header_bytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    header_bytes += b" " * (-len(header_bytes) % 8)
-    chunks = [len(header_bytes).to_bytes(8, "little"), header_bytes]
-    chunks.extend(encoded[name][2] for name in order)
-    return b"".join(chunks)
-
-
 def decode_safetensors(data: bytes) -> SafetensorsFile:
     """Parse safetensors bytes; raises ModelFileError with the reason (see the module docstring)."""
     if len(data) < 8:
@@ -139,18 +106,6 @@ def decode_safetensors(data: bytes) -> SafetensorsFile:
     tensors = {name: _tensor_from(name, entry, buffer) for name, entry in entries.items()}
     dtypes = {name: entry[0] for name, entry in entries.items()}
     return SafetensorsFile(tensors=tensors, dtypes=dtypes, metadata=metadata)
-
-
-def _encode_tensor(name: object, tensor: np.ndarray) -> tuple[str, list[int], bytes]:
-    """(dtype code, shape, little-endian C-order bytes) of one tensor to be written."""
-    if type(name) is not str or not name or name == METADATA_KEY:
-        raise ValueError(f"invalid tensor name {short_repr(name)}")
-    values = np.asarray(tensor)
-    wire = values.dtype.newbyteorder("<").str
-    if wire not in _CODE_OF_WIRE:
-        raise ValueError(f"tensor {name!r} has dtype {values.dtype}, which cannot be written")
-    data = np.ascontiguousarray(values, dtype=np.dtype(wire)).tobytes()
-    return _CODE_OF_WIRE[wire], [int(n) for n in values.shape], data
 
 
 def _check_metadata(metadata: object, error: type[Exception]) -> None:
@@ -217,9 +172,9 @@ def _parse_entry(name: str, info: object) -> tuple[str, tuple[int, ...], int, in
     if type(info) is not dict or set(info) != _ENTRY_KEYS:
         raise ModelFileError(f"{where}: entry must have exactly the keys {sorted(_ENTRY_KEYS)}")
     code = info["dtype"]
-    if type(code) is not str or code not in _WIRE_DTYPES:
+    if type(code) is not str or code not in WIRE_DTYPES:
         raise ModelFileError(
-            f"{where}: unsupported dtype {short_repr(code)} (supported: {list(_WIRE_DTYPES)})"
+            f"{where}: unsupported dtype {short_repr(code)} (supported: {list(WIRE_DTYPES)})"
         )
     shape = info["shape"]
     if type(shape) is not list or len(shape) > MAX_NDIM or not all(_is_count(n) for n in shape):
@@ -228,7 +183,7 @@ def _parse_entry(name: str, info: object) -> tuple[str, tuple[int, ...], int, in
     if type(offsets) is not list or len(offsets) != 2 or not all(_is_count(n) for n in offsets):
         raise ModelFileError(f"{where}: data_offsets must be two non-negative ints")
     begin, end = offsets
-    if end - begin != math.prod(shape) * np.dtype(_WIRE_DTYPES[code]).itemsize:
+    if end - begin != math.prod(shape) * np.dtype(WIRE_DTYPES[code]).itemsize:
         raise ModelFileError(f"{where}: data_offsets {offsets} do not match dtype {code} and shape {shape}")
     if math.prod(max(n, 1) for n in shape) > _MAX_ELEMENTS:
         raise ModelFileError(f"{where}: shape {short_repr(shape)} has more than {_MAX_ELEMENTS} elements")
@@ -254,7 +209,7 @@ def _check_tiling(entries: dict[str, tuple[str, tuple[int, ...], int, int]], buf
 def _tensor_from(name: str, entry: tuple[str, tuple[int, ...], int, int], buffer: memoryview) -> np.ndarray:
     """The read-only native array of one (already validated) entry; BF16 widened exactly to float32."""
     code, shape, begin, end = entry
-    stored = np.frombuffer(buffer[begin:end], dtype=np.dtype(_WIRE_DTYPES[code])).reshape(shape)
+    stored = np.frombuffer(buffer[begin:end], dtype=np.dtype(WIRE_DTYPES[code])).reshape(shape)
     if code == "BOOL" and (stored.view(np.uint8) > 1).any():
         raise ModelFileError(f"tensor {short_repr(name)}: BOOL byte other than 0 or 1")
     if code == "BF16":

@@ -14,11 +14,11 @@ import argparse
 import json
 import sys
 
-from certificates.errors import MAX_DECIMAL_BITS, format_count, one_line, printable, short_repr
+from certificates.errors import MAX_DECIMAL_BITS, InputError, format_count, one_line, printable, short_repr
 from certificates.model_config import bounded_fraction
-from checker.flops import COST_MODEL_VERSION
+from checker.kernel.flops import COST_MODEL_VERSION
 from checker.limits import LIMIT_NAMES, Limits, option
-from checker.verify import VALID, Verdict, verify
+from checker.verify import ERROR, VALID, Verdict, check_file, read_model
 
 EXIT_INTERNAL = 3
 
@@ -103,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(**{name: getattr(args, f"max_{name}") for name in LIMIT_NAMES})
     worst = 0
     try:
+        try:
+            model = read_model(args.model, limits)
+        except InputError as error:
+            model, problem = None, str(error)
         for path in args.certificates:
-            verdict = verify(path, args.model, limits)
+            verdict = check_file(path, model, limits) if model else Verdict(ERROR, path, args.model, problem)
             print(json.dumps(as_json(verdict), default=str) if args.json else format_line(verdict), flush=True)
             if verdict.status != VALID:
                 print(printable(f"check: {verdict.status}: {verdict.message}"), file=sys.stderr)

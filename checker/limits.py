@@ -6,7 +6,7 @@ replay may do, estimated from the statement alone by the strategy's registered e
 (:mod:`checker.strategies`). Every refusal is one :class:`LimitError` line that names the limit, the
 value that exceeded it and the ``check`` option that raises it.
 
-Work is counted in FLOPs of the cost model (:mod:`checker.flops`) plus the exact-table arithmetic,
+Work is counted in FLOPs of the cost model (:mod:`checker.kernel.flops`) plus the exact-table arithmetic,
 where one exact integer multiply-add counts EXACT_OP_WEIGHT and the rounding of one exact table entry
 ENCLOSURE_WEIGHT (their measured cost relative to a float operation; both run as Python integers).
 The defaults admit every check of the shipped V = 64, n = 4 models, including a brute force whose every
@@ -77,7 +77,7 @@ LIMIT_NAMES = tuple(field.name for field in fields(Limits))
 
 
 def table_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
-    """Estimated work of :func:`checker.tables.compute_tables`: its exact multiply-adds and roundings."""
+    """Estimated work of every exact table of :mod:`checker.tables`: its exact multiply-adds and roundings."""
     V, n, d, h = d_vocab, n_ctx, d_model, d_head
     exact_ops = V * V * (h + 2 * d) + V * (4 * d * h + n * h) + n * (3 * d * h + d * V)
     entries = 3 * V * V + 2 * V * n

@@ -1,26 +1,32 @@
 """The checker's pipeline: read and validate, recompute the statement, replay, count, give a verdict.
 
 The checker trusts nothing it did not compute: the statement (V, n, the input set, the label max(x),
-the model digest) comes from the model file; the certificate is only a list of claims about that model.
+the model digest) comes from the model; the certificate is only a list of claims about that model.
+A :class:`CheckedModel` is a model as the checker read it, with its exact tables computed on demand and
+shared by every certificate checked against it; each certificate's replay is charged for what it reads
+(:class:`checker.tables.Tables`), so its proof length does not depend on what was checked before.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, read_certificate
-from certificates.errors import InputError
+from certificates.atomic import FileTooLargeError, read_bytes_bounded
+from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, decode_certificate
+from certificates.errors import CertificateFormatError, InputError, describe_os_error
 from certificates.model_file import ModelWeights, load_model
-from checker import flops, strategies
-from checker.fpenv import assert_fp_environment
+from checker import strategies
+from checker.kernel import flops
+from checker.kernel.fpenv import assert_fp_environment
 from checker.limits import LimitError, Limits, option, table_work
 from checker.replay import InvalidCertificate
-from checker.tables import Tables, compute_tables
+from checker.schema import Sizes
+from checker.tables import Tables
 
 VALID, INVALID, ERROR = "VALID", "INVALID", "ERROR"
 EXIT_CODES = {VALID: 0, INVALID: 1, ERROR: 2}
@@ -56,51 +62,84 @@ class Verdict:
         return EXIT_CODES[self.status]
 
 
-def max_certificate_bytes(weights: ModelWeights) -> int:
-    """The largest certificate read for this model: 16 bytes per cell of the [V, V, V, n] case grid (the
-    largest trace of any strategy has 5) plus 1 MiB, at most MAX_CERTIFICATE_BYTES."""
-    return min(MAX_CERTIFICATE_BYTES, 16 * weights.d_vocab**3 * weights.n_ctx + (1 << 20))
+@dataclass(frozen=True)
+class CheckedModel:
+    """A model as the checker read it (``name`` is its file, or a description of where it came from)."""
+
+    name: str
+    weights: ModelWeights
+    tables: Tables
+
+    @property
+    def sizes(self) -> Sizes:
+        return Sizes.of(self.weights)
 
 
-def max_trace_elements(weights: ModelWeights) -> int:
-    """The largest array a certificate for this model may hold: every case split and every sequence."""
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    return max(vocab**n_ctx, vocab**3 * n_ctx * n_ctx, 1 << 16)
+def read_model(model_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> CheckedModel:
+    """The model file at ``model_path``, read strictly and checked against ``limits`` (its size before it
+    is read); InputError (or LimitError) otherwise."""
+    _check_model_size(model_path, limits)
+    return checked_model(load_model(model_path, max_bytes=limits.model_bytes()), limits, os.fspath(model_path))
+
+
+def checked_model(weights: ModelWeights, limits: Limits = DEFAULT_LIMITS, name: str = "<memory>") -> CheckedModel:
+    """``weights`` (validated by the model reader) as a model to check against; LimitError if its sizes
+    exceed ``limits``."""
+    limits.check_sizes(weights.d_vocab, weights.n_ctx, weights.d_model, weights.d_head)
+    return CheckedModel(name, weights, Tables(weights))
 
 
 def verify(
     certificate_path: str | os.PathLike, model_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS
 ) -> Verdict:
-    """Check one certificate against one model file; never raises on bad input.
+    """Check one certificate file against one model file; never raises on bad input."""
+    try:
+        model = read_model(model_path, limits)
+    except InputError as error:
+        return Verdict(ERROR, os.fspath(certificate_path), os.fspath(model_path), message=str(error))
+    return check_file(certificate_path, model, limits)
 
-    Resources: before anything proportional to them is allocated, the model file's size, the
-    statement's V, n, d, h, the certificate's size and the estimated work of its strategy are checked
-    against ``limits`` (ERROR naming the limit otherwise); the replays then work in blocks, so memory
-    stays within a small multiple of the inputs and of those blocks.
+
+def check_file(certificate_path: str | os.PathLike, model: CheckedModel, limits: Limits = DEFAULT_LIMITS) -> Verdict:
+    """Check the certificate file at ``certificate_path`` against ``model``; never raises on bad input.
+    The file is refused unread if it is larger than the model's certificates may be."""
+    shown = os.fspath(certificate_path)
+    try:
+        data = read_bytes_bounded(certificate_path, max_certificate_bytes(model.weights))
+    except FileTooLargeError as error:
+        return Verdict(ERROR, shown, model.name, message=str(CertificateFormatError(f"certificate {shown} is {error}")))
+    except OSError as error:
+        return Verdict(ERROR, shown, model.name, message=f"cannot read certificate {shown}: {describe_os_error(error)}")
+    return check_bytes(data, model, limits, shown)
+
+
+def check_bytes(data: bytes, model: CheckedModel, limits: Limits = DEFAULT_LIMITS, name: str = "<memory>") -> Verdict:
+    """Check the certificate ``data`` against ``model``; never raises on bad input.
+
+    Resources: before anything proportional to them is allocated, the certificate's size and the
+    estimated work of its strategy are checked against ``limits`` (ERROR naming the limit otherwise); the
+    replays then work in blocks, so memory stays within a small multiple of the inputs and of those blocks.
     """
     start = time.perf_counter()
-    verdict = Verdict(status=ERROR, certificate=str(certificate_path), model=str(model_path))
+    verdict = Verdict(status=ERROR, certificate=name, model=model.name)
+    weights, sizes = model.weights, model.sizes
     try:
         assert_fp_environment()
-        _check_model_size(model_path, limits)
-        weights = load_model(model_path, max_bytes=limits.model_bytes())
-        sizes = (weights.d_vocab, weights.n_ctx, weights.d_model, weights.d_head)
-        limits.check_sizes(*sizes)
-        certificate = read_certificate(
-            certificate_path, max_array_elements=max_trace_elements(weights), max_bytes=max_certificate_bytes(weights)
+        certificate = decode_certificate(
+            data, max_array_elements=max_trace_elements(weights), max_bytes=max_certificate_bytes(weights)
         )
         _check_statement(certificate, weights)
-        strategy = strategies.lookup_strategy(certificate.strategy_name)
+        strategy = strategies.lookup(certificate.strategy_name)
         if strategy is None:
             raise InputError(f"unknown strategy {certificate.strategy_name!r}")
-        work = table_work(*sizes) + strategy.work(*sizes)
+        work = table_work(sizes.V, sizes.n, sizes.d, sizes.h) + strategy.work(sizes.V, sizes.n, sizes.d, sizes.h)
         limits.check("work", work, f"estimated work of {certificate.strategy_name} on this model")
         verdict.strategy, verdict.claimed = certificate.strategy_name, certificate.claim_correct
         verdict.total = weights.d_vocab**weights.n_ctx
         # Overflow and NaN are part of the design (they mean "not certified"), not warnings to print.
         with flops.counting() as counter, np.errstate(all="ignore"):
             try:
-                result = strategy.replay(certificate, weights, tables_of(weights))
+                result = replay(certificate, model.tables)
                 _check_count(result.certified_count, certificate.claim_correct)
                 verdict.status, verdict.certified_count, verdict.notes = VALID, result.certified_count, result.notes
             except InvalidCertificate as invalid:
@@ -116,31 +155,25 @@ def verify(
     return verdict
 
 
-_TABLE_CACHE: dict[tuple[str, Fraction], tuple[Tables, int]] = {}
-_TABLE_CACHE_SIZE = 4
+def replay(certificate: Certificate, tables: Tables) -> strategies.ReplayResult:
+    """Read the trace of ``certificate`` through its strategy's schema and replay it against ``tables``
+    (InvalidCertificate at the first claim that fails; InputError for an unknown strategy)."""
+    strategy = strategies.lookup(certificate.strategy_name)
+    if strategy is None:
+        raise InputError(f"unknown strategy {certificate.strategy_name!r}")
+    return strategy.replay(strategy.schema.read(certificate.trace, Sizes.of(tables.weights)), tables)
 
 
-def tables_of(weights: ModelWeights) -> Tables:
-    """The exact tables of ``weights``, computed once per process and model, charged on every use.
+def max_certificate_bytes(weights: ModelWeights) -> int:
+    """The largest certificate read for this model: 16 bytes per cell of the [V, V, V, n] case grid (the
+    largest trace of any strategy has 5) plus 1 MiB, at most MAX_CERTIFICATE_BYTES."""
+    return min(MAX_CERTIFICATE_BYTES, 16 * weights.d_vocab**3 * weights.n_ctx + (1 << 20))
 
-    The tables are a function of the tensors (named by the digest) and the attention scale, so a
-    cached copy is what :func:`compute_tables` would return again; its arrays are made read-only and its
-    FLOPs are charged to every replay that uses it, so the proof length does not depend on the cache.
-    """
-    key = (weights.digest, weights.attn_scale_squared)
-    if key not in _TABLE_CACHE:
-        with flops.counting() as counter:
-            tables = compute_tables(weights)
-        for field in fields(tables):
-            interval = getattr(tables, field.name)
-            interval.lo.setflags(write=False)
-            interval.hi.setflags(write=False)
-        if len(_TABLE_CACHE) >= _TABLE_CACHE_SIZE:
-            _TABLE_CACHE.pop(next(iter(_TABLE_CACHE)))
-        _TABLE_CACHE[key] = (tables, counter.flops)
-    tables, cost = _TABLE_CACHE[key]
-    flops.charge(cost)
-    return tables
+
+def max_trace_elements(weights: ModelWeights) -> int:
+    """The largest array a certificate for this model may hold: every case split and every sequence."""
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    return max(vocab**n_ctx, vocab**3 * n_ctx * n_ctx, 1 << 16)
 
 
 def _check_model_size(model_path: str | os.PathLike, limits: Limits) -> None:

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import Certificate, statement_for
+from certificates.codec import Certificate
 from certificates.model_file import ModelWeights
-from checker.flops import COST_MODEL_VERSION
+from checker import strategies as checker_strategies
+from checker.kernel.flops import COST_MODEL_VERSION
+from checker.schema import Sizes
 from prover.strategies import ProofInput, StrategyInfo
+from prover.writers import statement_for
 
 
 def default_device() -> torch.device:
@@ -40,7 +43,11 @@ def git_revision() -> str:
 
 
 def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -> tuple[Certificate, float]:
-    """Run ``strategy`` on ``weights``; return the certificate and the proving seconds."""
+    """Run ``strategy`` on ``weights``; return the certificate and the proving seconds. The trace is
+    written through the checker's schema of the strategy (ValueError if it does not fit)."""
+    checked = checker_strategies.lookup(strategy.name)
+    if checked is None:
+        raise ValueError(f"the checker has no strategy {strategy.name!r}")
     start = time.perf_counter()
     output = strategy.prove(ProofInput(weights=weights, device=device))
     if device.type == "cuda":
@@ -51,7 +58,7 @@ def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -
         strategy_name=strategy.name,
         strategy_params=output.params,
         claim_correct=int(output.claim_correct),
-        trace=tuple(output.trace),
+        trace=checked.schema.write(output.trace, Sizes.of(weights)),
         cost_model=COST_MODEL_VERSION,
         info={
             "prover": prover_version(),

@@ -35,15 +35,9 @@ from dataclasses import dataclass
 import torch
 
 from certificates.model_file import ModelWeights
-from checker import flops
-from checker.interval import Interval
-from checker.strategies.subcubic_eqke import (
-    Subproduct,
-    qk_factors,
-    row_range,
-    subproduct_decomposition,
-    subproduct_error_bounds,
-)
+from checker.kernel import Interval, flops
+from checker.strategies.subcubic_eqke import Subproduct, qk_factors, subproduct_decomposition, subproduct_error_bounds
+from checker.tables import Tables
 from prover.subcubic_search import eqke_hints
 
 PAPER_EXAMPLE = {
@@ -71,7 +65,7 @@ class ErrorRow:
 
 def _subproduct_parts(weights: ModelWeights, device: torch.device) -> tuple[Subproduct, Interval]:
     """The subproduct decomposition with the prover's hint directions, and the enclosure of ``1 / (s n)``."""
-    factors = qk_factors(weights)
+    factors = qk_factors(Tables(weights))
     _, parts = subproduct_decomposition(factors, eqke_hints(weights, "max-diff-subproduct", device))
     return parts, factors.unscale
 
@@ -91,7 +85,7 @@ def _subproduct_bound(weights: ModelWeights, knob: str, device: torch.device) ->
 def eqke_error_rows(weights: ModelWeights, device: torch.device) -> list[ErrorRow]:
     """The four rows of the table (module docstring), in the paper's order."""
     computations = {
-        "exact max row diff": lambda: float(row_range(_formed_remainder(weights, device)).hi.max()),
+        "exact max row diff": lambda: float(_formed_remainder(weights, device).row_range().hi.max()),
         "2 max|Err|": lambda: 2.0 * float(_formed_remainder(weights, device).abs().hi.max()),
         "max row diff on the subproduct": lambda: _subproduct_bound(weights, "max-diff-subproduct", device),
         "recursive max row diff": lambda: _subproduct_bound(weights, "max-diff-subproduct-recursive", device),

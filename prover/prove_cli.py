@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import write_certificate
 from certificates.errors import InputError
 from certificates.model_file import load_model
 from prover import strategies
 from prover.certify import default_device, prove
 from prover.eqke_errors import eqke_error_rows, format_rows
+from prover.writers import write_certificate
 
 EXIT_BAD_INPUT = 2
 

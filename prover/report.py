@@ -23,8 +23,7 @@ from pathlib import Path
 
 import torch
 
-from certificates.atomic import write_bytes_atomic
-from certificates.codec import read_certificate, write_certificate
+from certificates.codec import read_certificate
 from certificates.model_file import ModelWeights, load_model
 from checker.verify import ERROR, VALID, Verdict, max_trace_elements, verify
 from prover import strategies
@@ -32,6 +31,7 @@ from prover.certify import prove
 from prover.eqke_errors import ErrorRow, eqke_error_rows
 from prover.progress import progress
 from prover.prove_cli import certificate_filename
+from prover.writers import write_bytes_atomic, write_certificate
 
 BRUTE_FORCE = "brute-force"
 

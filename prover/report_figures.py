@@ -18,10 +18,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
-from certificates.atomic import write_bytes_atomic
-from checker.flops import COST_MODEL_VERSION
+from checker.kernel.flops import COST_MODEL_VERSION
 from prover.demo import best_per_family
 from prover.report import BRUTE_FORCE, ModelReport, StrategyRun
+from prover.writers import write_bytes_atomic
 
 PAPER_MODELS = 151
 # The paper's 151-model numbers (SPEC 5 and 7, and the paper's slides for the combined family): brute-force

@@ -20,11 +20,14 @@ import numpy as np
 import torch
 
 from certificates.model_file import ModelWeights
-from checker.interval import Interval
+from checker.kernel import Interval
 from checker.strategies.subcubic_bounds import (
     LogitTerms,
+    all_max_bounds,
     attention_enclosures,
     case_bound_enclosures,
+    exact_all_max,
+    factored_all_max,
     gap_in_range,
     non_max_slots,
     valid_cases,
@@ -144,6 +147,7 @@ class ClaimInputs:
     order: np.ndarray
     terms: LogitTerms
     slack: Interval
+    exact_rows: np.ndarray | None
 
 
 def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
@@ -191,12 +195,33 @@ def bound_claims(
 ) -> np.ndarray:
     """float32 claims of ``B`` from the checker's enclosures, given the attention claims (NaN where a claim
     would not be finite)."""
-    bounds = case_bound_enclosures(
-        inputs.terms, inputs.slack, cases, alpha_lo.astype(np.float64), alpha_hi.astype(np.float64), average
+    q, m, c, _ = cases
+    all_max = (q == m) & (c == 0)
+    attended = tuple(axis[~all_max] for axis in cases)
+    bound = np.empty(q.size)
+    enclosure = case_bound_enclosures(
+        inputs.terms, inputs.slack, attended, alpha_lo[~all_max].astype(np.float64),
+        alpha_hi[~all_max].astype(np.float64), average,
     )
-    bound = round_up32(bounds.hi)
+    bound[~all_max] = round_up32(enclosure.hi)
+    bound[all_max] = all_max_claims(inputs, m[all_max])
     finite = np.isfinite(alpha_lo) & np.isfinite(alpha_hi) & np.isfinite(bound)
     return np.where(finite, bound, np.nan).astype(np.float32)
+
+
+def all_max_claims(inputs: ClaimInputs, maxima: np.ndarray) -> np.ndarray:
+    """float32 claims of the all-max cases, from the enclosures the checker uses
+    (:func:`checker.strategies.subcubic_bounds.all_max_bounds`, with the hint ``exact_rows``)."""
+    return round_up32(all_max_bounds(inputs.tables, inputs.terms, inputs.slack, maxima, inputs.exact_rows).hi)
+
+
+def exact_rows_hint(tables: Tables, terms: LogitTerms, slack: Interval) -> np.ndarray:
+    """``exact_rows`` [V] for a factored direct path: the max tokens whose all-max case the factored bound
+    cannot certify and the exact row can (the checker reads those rows, and only those)."""
+    maxima = np.arange(tables.weights.d_vocab)
+    factored = round_up32(factored_all_max(terms, slack, maxima).hi)
+    exact = round_up32(exact_all_max(tables, terms, maxima).hi)
+    return ~(factored < 0) & (exact < 0)
 
 
 def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, grid: tuple[int, int, int]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The five path tables of SPEC section 1, computed in torch on the prover's device.
 
-These are the prover's (untrusted, floating-point) counterparts of :func:`checker.tables.compute_tables`:
+These are the prover's (untrusted, floating-point) counterparts of :class:`checker.tables.Tables`:
 same names, same definitions, every bias folded in, the attention scale ``s`` inside the QK tables.
 With ``E = W_E``, ``P = W_pos``, query position ``n-1`` and ``Q(q) = (E_q + P_{n-1}) W_Q + b_Q``:
 

@@ -25,9 +25,10 @@ from pathlib import Path
 import torch
 from torch.nn.functional import cross_entropy
 
-from certificates.model_file import load_model, save_model
+from certificates.model_file import load_model
 from prover.model import AttentionOnlyTransformer
 from prover.progress import progress as progress_bar
+from prover.writers import save_model
 
 BATCH_SIZE = 128
 LR = 1e-3

@@ -76,7 +76,7 @@ class ExactAccuracy:
 class Dyadic:
     """The exact real array ``ints / 2**shift`` (``ints``: numpy object array of Python ints).
 
-    Deliberately not :class:`checker.exact.ExactMatrix`: the ground truth must not share code with the
+    Deliberately not :class:`checker.kernel.ExactMatrix`: the ground truth must not share code with the
     checker it judges.
     """
 

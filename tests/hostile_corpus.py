@@ -17,13 +17,14 @@ from pathlib import Path
 import msgpack
 import numpy as np
 
-from certificates.codec import Certificate, TraceStep, encode_certificate, statement_for
-from certificates.model_file import load_model, save_model
-from certificates.safetensors import encode_safetensors, read_safetensors
-from checker.flops import COST_MODEL_VERSION
+from certificates.codec import Certificate, TraceStep
+from certificates.model_file import load_model
+from certificates.safetensors import read_safetensors
+from checker.kernel.flops import COST_MODEL_VERSION
 from checker.strategies.cubic import CASE_BLOCK, claim_chunks, cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
-from checker.tables import compute_tables
+from checker.tables import Tables
+from prover.writers import encode_certificate, encode_safetensors, save_model, statement_for
 from tests.model_factory import random_tensors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def _all_cases_good_cubic(directory: Path, full: bool) -> list[Case]:
     vocab, n_ctx = (160 if full else 96), 4
     model = _write_model(directory / "maxattend.safetensors", _max_attending_tensors(vocab, n_ctx))
     weights = load_model(model)
-    tables = compute_tables(weights)
+    tables = Tables(weights)
     paths = logit_paths(tables)
     order = np.tile(np.arange(n_ctx - 1, dtype="<i4"), (vocab, 1))
     good = valid_cases(vocab, n_ctx)

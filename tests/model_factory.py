@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from certificates.model_file import ModelWeights, load_model, save_model
+from certificates.model_file import ModelWeights, load_model
+from prover.writers import save_model
 
 
 def random_tensors(

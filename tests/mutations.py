@@ -12,10 +12,11 @@ the hostile bytes and what the checker must answer:
   changed, a knob added). The suite still requires, as for every mutation, that a VALID verdict never
   certifies more sequences than are correct, nor covers a wrong one where the trace names its coverage.
 
-Array entries are moved according to their role in the proof (:data:`ARRAY_ROLES`): a claimed upper
-bound lowered "a lot" (to the most negative finite value of its dtype) or a claimed lower bound raised
-a lot must be INVALID on the moderate models the suite uses; one-ulp moves are SOUND (the prover leaves
-slack). Arrays without a known role (a strategy added later) get every move, all SOUND.
+Array entries are moved according to their role in the proof, read from the strategy's declared trace
+schema (:meth:`checker.schema.TraceSchema.role`): a claimed upper bound lowered "a lot" (to the most
+negative finite value of its dtype) or a claimed lower bound raised a lot must be INVALID on the moderate
+models the suite uses; one-ulp moves are SOUND (the prover leaves slack). An array the schema does not
+declare fails the suite (:func:`array_role`): a new strategy cannot slip past with "any verdict".
 """
 
 from __future__ import annotations
@@ -27,27 +28,23 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
-ERROR, INVALID, REJECTED, SOUND = "ERROR", "INVALID", "REJECTED", "SOUND"
-UPPER, LOWER, HINT, CASES, DIAGNOSTIC, UNKNOWN = "upper", "lower", "hint", "cases", "diagnostic", "unknown"
+from checker import strategies as checker_strategies
+from checker.kernel.flops import COST_MODEL_VERSION
+from checker.schema import LOWER, UPPER
 
-ARRAY_ROLES: dict[tuple[str, str], str] = {
-    ("failures", "sequences"): DIAGNOSTIC,
-    ("orderings", "order"): HINT,
-    ("chords", "weight"): HINT,
-    ("bounds", "good"): CASES,
-    ("bounds", "bound"): UPPER,
-    ("eqke-hints", "u"): HINT, ("eqke-hints", "v"): HINT,
-    ("eqke-hints", "q1"): HINT, ("eqke-hints", "q2"): HINT, ("eqke-hints", "k1"): HINT,
-    ("eqke-hints", "k2"): HINT, ("eqke-hints", "uq"): HINT, ("eqke-hints", "uk"): HINT,
-    ("direct-hints", "d0"): HINT,
-    ("eqke-errors", "eps"): UPPER,
-    ("gaps", "gap"): HINT,
-    ("gaps", "good"): CASES,
-    ("attention", "alpha_lo"): LOWER,
-    ("attention", "alpha_hi"): UPPER,
-    ("average-attention", "abar"): HINT,
-}
-"""(step, array) -> what the array claims; see the strategy modules of :mod:`checker.strategies`."""
+ERROR, INVALID, REJECTED, SOUND = "ERROR", "INVALID", "REJECTED", "SOUND"
+
+
+def array_role(strategy: str, step: str, array: str) -> str:
+    """The declared role (:data:`checker.schema.ROLES`) of ``array`` of ``step`` in ``strategy``'s schema;
+    AssertionError for an unknown strategy or an undeclared array."""
+    registered = checker_strategies.lookup(strategy)
+    assert registered is not None, f"strategy {strategy!r} is not registered with the checker"
+    try:
+        return registered.schema.role(step, array)
+    except (KeyError, StopIteration):
+        raise AssertionError(f"{strategy}: step {step!r} array {array!r} is not declared in its schema") from None
+
 
 MSGPACK_UINT_MAX = 2**64 - 1
 DISALLOWED_DTYPES = ("<f2", ">f8", ">i4", "|O", "<c16", "|S8", "|V8", "f8", "")
@@ -175,7 +172,9 @@ def _statement(wire: dict, data: bytes, _: list[str]) -> Iterator[Mutation]:
     yield Mutation("format renamed", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("format", "x")))
     yield Mutation("version 1", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("version", 1)))
     yield Mutation("version 3", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("version", 3)))
-    yield Mutation("cost model 2", "statement", ERROR, _changed(wire, lambda w: w.__setitem__("cost_model", 2)))
+    for other in (COST_MODEL_VERSION - 1, COST_MODEL_VERSION + 1):
+        yield Mutation(f"cost model {other}", "statement", ERROR,
+                       _changed(wire, lambda w, v=other: w.__setitem__("cost_model", v)))
 
 
 def _strategy(wire: dict, data: bytes, others: list[str]) -> Iterator[Mutation]:
@@ -298,7 +297,7 @@ def _array_mutations(wire: dict, step: int, name: str, rng: np.random.Generator,
     """dtype, shape, raw-byte and value mutations of one array."""
     array_wire = _array(wire, step, name)
     label = f"{wire['trace'][step]['step']}.{name}"
-    role = ARRAY_ROLES.get((wire["trace"][step]["step"], name), UNKNOWN)
+    role = array_role(wire["strategy"]["name"], wire["trace"][step]["step"], name)
     values = np.frombuffer(array_wire["data"], dtype=np.dtype(array_wire["dtype"])).reshape(array_wire["shape"])
 
     def replaced(new: np.ndarray, shape: list[int] | None = None) -> bytes:

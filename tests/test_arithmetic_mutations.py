@@ -4,11 +4,11 @@ tests of the kernel could not tell a sound kernel from an unsound one.
 
 Mutants (each applied with monkeypatch, read by the kernel at call time):
 
-* ``PHI -> 0``: :func:`checker.interval.down` / ``up`` no longer step one float outward;
+* ``PHI -> 0``: :func:`checker.kernel.rounding.down` / ``up`` no longer step one float outward;
 * ``ETA -> 0``: they no longer cover results that underflow to zero;
-* ``gamma_k -> gamma_{k-1}``: :func:`checker.interval.sum_error_bound` charges one rounding too few
+* ``gamma_k -> gamma_{k-1}``: :func:`checker.kernel.rounding.sum_error_bound` charges one rounding too few
   (the bound the brute-force filter compares its float sums against);
-* the exp error bound of :mod:`checker.rexp` quartered or dropped: ``LOWER_FACTOR`` / ``UPPER_FACTOR``
+* the exp error bound of :mod:`checker.kernel.rexp` quartered or dropped: ``LOWER_FACTOR`` / ``UPPER_FACTOR``
   recomputed from a smaller ``RELATIVE_ERROR_BOUND``.
 
 Halving the exp bound is an equivalent mutant, which is worth knowing: the proven bound (about 2.45 u) is
@@ -28,8 +28,8 @@ import pytest
 from hypothesis import find
 from hypothesis import strategies as st
 
-from checker import interval, rexp
-from checker.interval import Interval, sum_error_bound
+from checker.kernel import Interval, rexp, rounding
+from checker.kernel.rounding import sum_error_bound
 
 UNIT = 2.0**-53
 EXP_BREAKERS = {"lower": float.fromhex("0x1.63250920657f8p-2"), "upper": float.fromhex("-0x1.08948feac4401p+0")}
@@ -59,13 +59,13 @@ def multiply_into_underflow() -> bool:
 
 def test_phi_zero_breaks_an_addition(monkeypatch):
     assert add_tiny()
-    monkeypatch.setattr(interval, "PHI", 0.0)
+    monkeypatch.setattr(rounding, "PHI", 0.0)
     assert not add_tiny()
 
 
 def test_phi_zero_is_found_by_random_search(monkeypatch):
     """Property-based containment testing finds the PHI mutant by itself, without a crafted input."""
-    monkeypatch.setattr(interval, "PHI", 0.0)
+    monkeypatch.setattr(rounding, "PHI", 0.0)
     finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
     def broken(pair: tuple[float, float]) -> bool:
@@ -76,7 +76,7 @@ def test_phi_zero_is_found_by_random_search(monkeypatch):
 
 def test_eta_zero_breaks_a_product_that_underflows(monkeypatch):
     assert multiply_into_underflow()
-    monkeypatch.setattr(interval, "ETA", 0.0)
+    monkeypatch.setattr(rounding, "ETA", 0.0)
     assert not multiply_into_underflow()
 
 
@@ -97,14 +97,14 @@ def test_gamma_off_by_one_breaks_a_float_sum(monkeypatch):
     almost_half_ulp = UNIT - 2.0**-63
     terms = [1.0, almost_half_ulp, almost_half_ulp, almost_half_ulp]
     assert sequential_sum_is_covered(terms)
-    original = interval.gamma_upper
-    monkeypatch.setattr(interval, "gamma_upper", lambda k: original(k - 1))
+    original = rounding.gamma_upper
+    monkeypatch.setattr(rounding, "gamma_upper", lambda k: original(k - 1))
     assert not sequential_sum_is_covered(terms)
 
 
 # ----------------------------------------------------------------------------- exp
 def exp_factors(fraction: Fraction) -> tuple[float, float]:
-    """LOWER_FACTOR and UPPER_FACTOR derived as :mod:`checker.rexp` does, from ``fraction`` times its bound."""
+    """LOWER_FACTOR and UPPER_FACTOR derived as :mod:`checker.kernel.rexp` does, from ``fraction`` times its bound."""
     bound, unit = rexp.RELATIVE_ERROR_BOUND * fraction, Fraction(1, 2**53)
     return rexp._float_below(1 / ((1 + bound) * (1 + unit))), rexp._float_above(1 / ((1 - bound) * (1 - unit)))
 

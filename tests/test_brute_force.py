@@ -11,15 +11,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certificates.codec import read_certificate, write_certificate
+from certificates.codec import read_certificate
 from certificates.model_file import load_model
 from checker.strategies.brute_force import certified_sequences
-from checker.tables import compute_tables
+from checker.tables import Tables
 from checker.verify import max_trace_elements, verify
 from prover import strategies
 from prover.certify import prove
 from prover.strategies import ProofInput
 from prover.strategies.brute_force import CLAIM_MARGIN, all_margins
+from prover.writers import write_certificate
 from tests.exact_reference import exact_accuracy
 from tests.model_factory import random_tensors, write_model
 
@@ -38,7 +39,7 @@ def test_certified_set_equals_exact_on_tiny_models(tmp_path_factory, seed, vocab
     tensors = random_tensors(seed, vocab=vocab, n_ctx=n_ctx, d_model=d_model, d_head=d_model, scale=scale)
     weights = write_model(tmp_path_factory.mktemp("m") / "m.safetensors", tensors)
     truth = exact_accuracy(weights)
-    certified = certified_sequences(compute_tables(weights))
+    certified = certified_sequences(Tables(weights))
     assert not (certified & ~truth.correct).any(), "certified a sequence that is not correct"
     decidable = np.abs(truth.margins) > 1e-12
     assert np.array_equal(certified[decidable], truth.correct[decidable])
@@ -50,7 +51,7 @@ def test_exact_tie_is_never_certified(tmp_path):
     tensors["unembed.W_U"][:, 3] = tensors["unembed.W_U"][:, 2]
     tensors["unembed.b_U"][3] = tensors["unembed.b_U"][2]
     weights = write_model(tmp_path / "tie.safetensors", tensors)
-    certified = certified_sequences(compute_tables(weights))
+    certified = certified_sequences(Tables(weights))
     tokens = np.indices(certified.shape).reshape(len(certified.shape), -1).T
     labels = tokens.max(axis=1)
     assert not certified.reshape(-1)[np.isin(labels, [2, 3])].any()
@@ -80,7 +81,7 @@ def test_shipped_model_count_matches_float64_margins(model_path):
     """Certified count = #(float64 margin > 1e-9); sequences with |margin| <= 1e-9 are reported."""
     weights = load_model(model_path)
     margin = all_margins(ProofInput(weights=weights, device=torch.device("cpu"))).numpy()
-    certified = certified_sequences(compute_tables(weights)).reshape(-1)
+    certified = certified_sequences(Tables(weights)).reshape(-1)
     small = np.flatnonzero(np.abs(margin) <= CLAIM_MARGIN)
     assert small.size == 0, f"sequences with |margin| <= 1e-9: {small[:20].tolist()}"
     assert int(certified.sum()) == int((margin > CLAIM_MARGIN).sum())

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from certificates.codec import read_certificate, write_certificate
-from certificates.safetensors import write_safetensors
+from certificates.codec import read_certificate
 from checker.verify import max_trace_elements
 from prover import strategies
 from prover.certify import prove
+from prover.writers import write_certificate, write_safetensors
 from tests.cli_runner import ROOT, assert_one_line_error, check, run
 from tests.model_factory import random_tensors, write_model
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certificates import atomic
-from certificates.arrays import ALLOWED_DTYPES, MAX_NDIM, decode_array, encode_array
+from certificates.arrays import ALLOWED_DTYPES, MAX_NDIM, decode_array
 from certificates.codec import (
     FORMAT,
     MAX_INFO_DEPTH,
@@ -23,12 +23,12 @@ from certificates.codec import (
     Statement,
     TraceStep,
     decode_certificate,
-    encode_certificate,
     read_certificate,
-    write_certificate,
 )
 from certificates.errors import CertificateFormatError, InputError
-from checker.flops import COST_MODEL_VERSION
+from checker.kernel.flops import COST_MODEL_VERSION
+from prover import writers
+from prover.writers import encode_array, encode_certificate, write_certificate
 
 LIMIT = 1000
 DIGEST = "0123456789abcdef" * 4
@@ -182,14 +182,15 @@ def test_file_round_trip(tmp_path: os.PathLike[str]) -> None:
         np.zeros((1,) * (MAX_NDIM + 1)),
     ],
 )
-def test_encode_array_rejects(array: np.ndarray) -> None:
+def test_encoder_refuses_a_certificate_holding_an_array_the_decoder_rejects(array: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        encode_array(array)
+        encode_certificate(make_certificate(trace=(TraceStep(step="s", arrays={"a": array}),)))
 
 
-def test_encode_array_rejects_boolean_bytes_other_than_0_or_1() -> None:
+def test_encoder_refuses_boolean_bytes_other_than_0_or_1() -> None:
+    array = np.array([0, 2], dtype=np.uint8).view(np.bool_)
     with pytest.raises(ValueError, match="boolean"):
-        encode_array(np.array([0, 2], dtype=np.uint8).view(np.bool_))
+        encode_certificate(make_certificate(trace=(TraceStep(step="s", arrays={"a": array}),)))
 
 
 @pytest.mark.parametrize(
@@ -203,7 +204,6 @@ def test_encode_array_rejects_boolean_bytes_other_than_0_or_1() -> None:
         {"claim_correct": -1},
         {"claim_correct": True},
         {"info": {"t": float("nan")}},
-        {"info": {"t": np.float64(1.0)}},
         {"info": {1: "x"}},
         {"trace": (TraceStep(step="s", arrays={"a": np.array([np.nan])}),)},
     ],
@@ -211,6 +211,12 @@ def test_encode_array_rejects_boolean_bytes_other_than_0_or_1() -> None:
 def test_encode_certificate_rejects_invalid_fields(overrides: dict) -> None:
     with pytest.raises(ValueError):
         encode_certificate(make_certificate(**overrides))
+
+
+def test_numpy_floats_in_info_are_written_as_floats() -> None:
+    """The encoder packs first and validates the bytes: a numpy float64 becomes a plain float."""
+    data = encode_certificate(make_certificate(info={"t": np.float64(1.5)}))
+    assert decode_certificate(data, max_array_elements=LIMIT).info == {"t": 1.5}
 
 
 # Structure: exact key sets
@@ -536,8 +542,8 @@ def test_garbage_file_is_a_format_error(tmp_path: os.PathLike[str]) -> None:
 
 def test_atomic_write_replaces_whole_file(tmp_path: os.PathLike[str]) -> None:
     path = os.path.join(tmp_path, "out.bin")
-    atomic.write_bytes_atomic(path, b"old content, longer")
-    atomic.write_bytes_atomic(path, b"new")
+    writers.write_bytes_atomic(path, b"old content, longer")
+    writers.write_bytes_atomic(path, b"new")
     with open(path, "rb") as handle:
         assert handle.read() == b"new"
     assert os.listdir(tmp_path) == ["out.bin"]
@@ -556,7 +562,7 @@ def test_failed_write_leaves_target_untouched_and_no_temp(
     def fail(*args: object) -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(atomic.os, failing, fail)
+    monkeypatch.setattr(writers.os, failing, fail)
     with pytest.raises(OSError, match="disk on fire"):
         write_certificate(path, make_certificate())
     monkeypatch.undo()

@@ -23,14 +23,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certificates.codec import Certificate, TraceStep, write_certificate
-from certificates.model_file import ModelWeights, load_model, save_model
-from checker.attention import extreme_slot_sums, shares
-from checker.interval import Interval
+from certificates.codec import Certificate, TraceStep
+from certificates.model_file import ModelWeights, load_model
+from checker.kernel import Interval
+from checker.strategies.attention import extreme_slot_sums
 from checker.strategies.cubic import cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
-from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio_upper
-from checker.tables import compute_tables
+from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio
+from checker.tables import Tables
 from checker.verify import verify
 from prover import strategies
 from prover.certify import prove
@@ -38,6 +38,7 @@ from prover.strategies.cubic import CaseGrid
 from prover.strategies.cubic_ov_chord import chord_coefficient as prover_chord_coefficient
 from prover.tables import torch_tables
 from prover.training import train_model
+from prover.writers import save_model, write_certificate
 from tests.coverage import cubic_covered
 from tests.model_factory import random_tensors
 
@@ -254,7 +255,8 @@ def test_extreme_slot_sums_enclose_subset_extremes_for_any_order(data, length, r
 @given(parts=st.lists(st.lists(st.floats(0, 10), min_size=2, max_size=2), min_size=2, max_size=4))
 def test_shares_enclose_exact_ratios(parts):
     """The enclosure holds at every point of the box, here at the corners given by each pair's first entry."""
-    enclosure = shares(Interval(np.array([min(pair) for pair in parts]), np.array([max(pair) for pair in parts])))
+    low, high = np.array([min(pair) for pair in parts]), np.array([max(pair) for pair in parts])
+    enclosure = Interval.shares(Interval(low, high))
     point = [Fraction(pair[0]) for pair in parts]
     total = sum(point)
     for index, value in enumerate(point):
@@ -265,7 +267,7 @@ def test_shares_enclose_exact_ratios(parts):
 # ----------------------------------------------------------------------------- per-case enclosures
 def dense_case_bounds(weights: ModelWeights, order: np.ndarray, weight: np.ndarray | None):
     """``B.hi`` on the whole grid [q, m, k, c] (NaN where invalid, or where the chord condition fails)."""
-    tables = compute_tables(weights)
+    tables = Tables(weights)
     paths = logit_paths(tables)
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     cases = np.nonzero(valid_cases(vocab, n_ctx))
@@ -274,7 +276,7 @@ def dense_case_bounds(weights: ModelWeights, order: np.ndarray, weight: np.ndarr
     upper = bounds.hi
     if weight is not None:
         copies = np.flatnonzero(cases[3] > 0)
-        allowed = share_ratio_upper(attention, cases) <= weight[cases[1][copies], cases[3][copies]]
+        allowed = share_ratio(attention, cases).hi.max(axis=0) <= weight[cases[1][copies], cases[3][copies]]
         upper[copies[~allowed]] = np.nan
     grid = np.full((vocab, vocab, vocab, n_ctx), np.nan)
     grid[cases] = upper
@@ -309,7 +311,7 @@ def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec
     spec = {**spec, "vocab": shape[0], "n_ctx": shape[1], "d_model": shape[2]}
     _, weights = build(tmp_path_factory.mktemp("m"), spec, trained=True)
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    order = np.argsort(compute_tables(weights).eqkp.lo[:, :-1], axis=1).astype("<i4")
+    order = np.argsort(Tables(weights).eqkp.lo[:, :-1], axis=1).astype("<i4")
     upper = dense_case_bounds(weights, order, np.full((vocab, n_ctx), 0.3) if chord else None)
     differences = worst_differences(weights).reshape(-1)
     q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
@@ -335,7 +337,7 @@ def test_prover_case_bounds_agree_with_checker_enclosures(tmp_path_factory, spec
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     grid = CaseGrid.build(torch_tables(weights, torch.device("cpu")))
     order = grid.order.numpy().astype("<i4")
-    tables = compute_tables(weights)
+    tables = Tables(weights)
     paths = logit_paths(tables)
     if chord:
         weight = np.linspace(0.3, 1.0, vocab * n_ctx).reshape(vocab, n_ctx)
@@ -434,7 +436,7 @@ def test_one_claimed_bound_below_its_rigorous_value_is_invalid(proven, strategy,
     cases = np.nonzero(arrays["good"])
     index = pick % cases[0].size
     case = tuple(int(axis[index]) for axis in cases)
-    tables = compute_tables(weights)
+    tables = Tables(weights)
     paths = logit_paths(tables)
     if strategy == "cubic":
         coefficient = cubic_coefficient(paths, weights.n_ctx)

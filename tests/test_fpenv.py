@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from checker.fpenv import assert_fp_environment
+from checker.kernel.fpenv import assert_fp_environment
 
 X86_64 = platform.machine() in ("x86_64", "AMD64") and sys.platform.startswith("linux")
 
@@ -22,7 +22,7 @@ X86_ROUNDING_MODES = {"upward": 0x800, "downward": 0x400, "toward-zero": 0xC00}
 MXCSR_BITS = {"FTZ": 0x8000, "DAZ": 0x0040}
 
 _CHECK_AND_REPORT = """
-from checker.fpenv import FPEnvironmentError, assert_fp_environment
+from checker.kernel.fpenv import FPEnvironmentError, assert_fp_environment
 try:
     assert_fp_environment()
 except FPEnvironmentError as error:

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certificates.arrays import encode_array
 from checker.verify import ERROR, EXIT_CODES, INVALID, VALID, Verdict, max_trace_elements, verify
 from prover.strategies import all_strategies, lookup
+from prover.writers import encode_array
 from tests.cli_runner import check
 from tests.exact_reference import ExactAccuracy, exact_accuracy
 from tests.generators import GeneratedModel, ModelSpec, build_model

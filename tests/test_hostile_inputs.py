@@ -19,9 +19,10 @@ import pytest
 from certificates.arrays import decode_array
 from certificates.codec import TraceStep, decode_certificate
 from certificates.errors import MAX_DECIMAL_BITS, CertificateFormatError, ModelFileError, format_count, printable
-from certificates.model_file import load_model, save_model
-from certificates.safetensors import decode_safetensors, encode_safetensors
+from certificates.model_file import load_model
+from certificates.safetensors import decode_safetensors
 from checker.cli import json_count
+from prover.writers import encode_safetensors, save_model
 from tests.cli_runner import assert_one_line_error, check
 from tests.hostile_corpus import brute_force_certificate
 from tests.model_factory import random_tensors, write_model
@@ -211,10 +212,10 @@ def test_chunked_replay_gives_the_same_verdict_as_one_chunk(tmp_path, monkeypatc
 
     import torch
 
-    from certificates.codec import write_certificate
     from checker.verify import verify
     from prover import strategies
     from prover.certify import prove
+    from prover.writers import write_certificate
     from tests.generators import ModelSpec, build_model
 
     model = build_model(ModelSpec(kind="trained", seed=0, vocab=5, n_ctx=4, d_model=8), tmp_path)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from certificates.model_file import load_model, save_model
+from certificates.model_file import load_model
 from prover.model import AttentionOnlyTransformer
+from prover.writers import save_model
 
 TL_SHAPES = {
     "embed.W_E": ("V", "d"),

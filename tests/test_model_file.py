@@ -13,14 +13,9 @@ import numpy as np
 import pytest
 
 from certificates.errors import ModelFileError
-from certificates.model_file import REQUIRED_TENSORS, TENSOR_NAMES, load_model, model_digest, save_model
-from certificates.safetensors import (
-    decode_safetensors,
-    encode_safetensors,
-    read_safetensors,
-    read_safetensors_file,
-    write_safetensors,
-)
+from certificates.model_file import REQUIRED_TENSORS, TENSOR_NAMES, load_model, model_digest
+from certificates.safetensors import decode_safetensors, read_safetensors, read_safetensors_file
+from prover.writers import encode_safetensors, save_model, write_safetensors
 
 V, N, D, H = 8, 3, 4, 5
 

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checker import rexp
+from checker.kernel import rexp
 
 U = Fraction(1, 2**53)
 DBL_MAX = float(np.finfo(np.float64).max)

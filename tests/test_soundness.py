@@ -19,10 +19,10 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from certificates.codec import encode_certificate
 from checker.verify import ERROR, VALID
 from prover.certify import prove
 from prover.strategies import StrategyInfo, all_strategies, lookup
+from prover.writers import encode_certificate
 from tests.exact_reference import ExactAccuracy, brute_force_reference, exact_accuracy
 from tests.generators import (
     GeneratedModel,

@@ -18,18 +18,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certificates.codec import Certificate, TraceStep, write_certificate
-from certificates.model_file import ModelWeights, load_model, save_model
+from certificates.codec import Certificate, TraceStep
+from certificates.model_file import ModelWeights, load_model
 from checker.replay import InvalidCertificate
 from checker.strategies.brute_force import certified_sequences
-from checker.strategies.subcubic import NAMES, replay_subcubic, strategy_name
-from checker.tables import compute_tables
-from checker.verify import verify
+from checker.strategies.subcubic import NAMES, strategy_name
+from checker.tables import Tables
+from checker.verify import replay, verify
 from prover import strategies
 from prover.certify import prove
 from prover.eqke_errors import eqke_error_rows
 from prover.prove_cli import main as prove_main
 from prover.training import train_model
+from prover.writers import save_model, write_certificate
 from tests.coverage import subcubic_covered
 from tests.model_factory import random_tensors
 
@@ -101,12 +102,12 @@ def test_certified_sequences_are_correct_on_small_models(tmp_path_factory, spec)
         )
     model_path, weights = write(directory, tensors)
     certificate, verdict = prove_and_check(directory, model_path, weights, spec["name"])
-    assert_sound(certificate, verdict, certified_sequences(compute_tables(weights)))
+    assert_sound(certificate, verdict, certified_sequences(Tables(weights)))
 
 
 def test_trained_small_model_gets_a_useful_bound(tmp_path):
     model_path, weights = write(tmp_path, trained_tensors(0, 6, 3, 8))
-    truth = certified_sequences(compute_tables(weights))
+    truth = certified_sequences(Tables(weights))
     certificate, verdict = prove_and_check(tmp_path, model_path, weights, SAMPLE_CONFIGURATIONS[0])
     assert_sound(certificate, verdict, truth)
     assert verdict.certified_count > 0.6 * truth.sum()
@@ -129,15 +130,15 @@ def claim_array(certificate: Certificate, step_name: str, array: str) -> np.ndar
     return next(step for step in certificate.trace if step.step == step_name).arrays[array]
 
 
-def assert_every_sampled_mutation_fails(certificate, weights, tables, picks: int, seed: int) -> None:
-    replay_subcubic(certificate, weights, tables)  # the original verifies
+def assert_every_sampled_mutation_fails(certificate, tables, picks: int, seed: int) -> None:
+    replay(certificate, tables)  # the original verifies
     rng = np.random.default_rng(seed)
     for step_name, array, direction in MUTATED:
         size = claim_array(certificate, step_name, array).size
         assert size > 0, f"{certificate.strategy_name}: no {array} claims to mutate"
         for index in {0, size - 1, *rng.integers(0, size, picks).tolist()}:
             with pytest.raises(InvalidCertificate) as failure:
-                replay_subcubic(mutate(certificate, step_name, array, index, direction), weights, tables)
+                replay(mutate(certificate, step_name, array, index, direction), tables)
             assert failure.value.step == step_name and failure.value.array == array
 
 
@@ -145,7 +146,7 @@ def assert_every_sampled_mutation_fails(certificate, weights, tables, picks: int
 def test_one_ulp_unsafe_claims_are_invalid_small_model(tmp_path, name):
     _, weights = write(tmp_path, trained_tensors(0, 8, 3, 8))
     certificate, _ = prove(weights, strategies.lookup(name), torch.device("cpu"))
-    assert_every_sampled_mutation_fails(certificate, weights, compute_tables(weights), picks=3, seed=0)
+    assert_every_sampled_mutation_fails(certificate, Tables(weights), picks=3, seed=0)
 
 
 # ----------------------------------------------------------------------------- adversarial certificates
@@ -153,7 +154,7 @@ def test_one_ulp_unsafe_claims_are_invalid_small_model(tmp_path, name):
 def small_certificate(tmp_path_factory):
     _, weights = write(tmp_path_factory.mktemp("adv"), trained_tensors(0, 6, 3, 8))
     certificate, _ = prove(weights, strategies.lookup(SAMPLE_CONFIGURATIONS[1]), torch.device("cpu"))
-    return certificate, weights, compute_tables(weights)
+    return certificate, Tables(weights)
 
 
 def replace_array(certificate: Certificate, step_name: str, array: str, values: np.ndarray) -> Certificate:
@@ -165,45 +166,45 @@ def replace_array(certificate: Certificate, step_name: str, array: str, values: 
 
 
 def test_bad_gaps_and_cases_are_rejected(small_certificate):
-    certificate, weights, tables = small_certificate
+    certificate, tables = small_certificate
     good, gap = certificate_tables(certificate)
     q, m, c = (int(axis[-1]) for axis in np.nonzero(good & (np.arange(good.shape[2]) >= 2)[None, None, :]))
     bad_gap = gap.copy()
     bad_gap[q, m, c] = m + 1
     with pytest.raises(InvalidCertificate, match="gap out of range"):
-        replay_subcubic(replace_array(certificate, "gaps", "gap", bad_gap), weights, tables)
+        replay(replace_array(certificate, "gaps", "gap", bad_gap), tables)
     outside = good.copy()
     outside[1, 0, 0] = True
     with pytest.raises(InvalidCertificate, match="outside the case grid"):
-        replay_subcubic(replace_array(certificate, "gaps", "good", outside), weights, tables)
+        replay(replace_array(certificate, "gaps", "good", outside), tables)
 
 
 def test_widening_a_gap_claim_without_new_bounds_fails(small_certificate):
     """A smaller gap covers more sequences; the old bounds must then fail (or the case still verify)."""
-    certificate, weights, tables = small_certificate
+    certificate, tables = small_certificate
     good, gap = certificate_tables(certificate)
     widened = np.where(good & (gap > 1), gap - 1, gap).astype("<i4")
     if not (widened != gap).any():
         pytest.skip("no gap to widen")
     with pytest.raises(InvalidCertificate):
-        replay_subcubic(replace_array(certificate, "gaps", "gap", widened), weights, tables)
+        replay(replace_array(certificate, "gaps", "gap", widened), tables)
 
 
 def test_nonnegative_bound_and_wrong_sizes_are_rejected(small_certificate):
-    certificate, weights, tables = small_certificate
+    certificate, tables = small_certificate
     bound = claim_array(certificate, "bounds", "bound").copy()
     bound[0] = 0.0
     with pytest.raises(InvalidCertificate, match=">= 0"):
-        replay_subcubic(replace_array(certificate, "bounds", "bound", bound), weights, tables)
+        replay(replace_array(certificate, "bounds", "bound", bound), tables)
     with pytest.raises(InvalidCertificate, match="bounds"):
-        replay_subcubic(replace_array(certificate, "bounds", "bound", bound[1:]), weights, tables)
+        replay(replace_array(certificate, "bounds", "bound", bound[1:]), tables)
 
 
 def test_name_decides_the_knobs(small_certificate):
-    certificate, weights, tables = small_certificate
+    certificate, tables = small_certificate
     other = dataclasses.replace(certificate, strategy_name=strategy_name("max-diff", "mean-query+diff", "svd"))
     with pytest.raises(InvalidCertificate):
-        replay_subcubic(other, weights, tables)
+        replay(other, tables)
 
 
 # ----------------------------------------------------------------------------- EQKE error table
@@ -221,7 +222,7 @@ def test_eqke_error_table_orders_its_rows(tmp_path, capsys):
 # ----------------------------------------------------------------------------- shipped models (slow)
 @functools.cache
 def shipped_truth(path: Path) -> np.ndarray:
-    return certified_sequences(compute_tables(load_model(path)))
+    return certified_sequences(Tables(load_model(path)))
 
 
 @pytest.mark.slow
@@ -239,4 +240,4 @@ def test_every_configuration_is_sound_on_the_example_model(tmp_path, model_path)
 def test_one_ulp_unsafe_claims_are_invalid_example_model(name):
     weights = load_model(EXAMPLE_MODEL[0])
     certificate, _ = prove(weights, strategies.lookup(name), torch.device("cpu"))
-    assert_every_sampled_mutation_fails(certificate, weights, compute_tables(weights), picks=4, seed=1)
+    assert_every_sampled_mutation_fails(certificate, Tables(weights), picks=4, seed=1)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checker.interval import Interval
+from checker.kernel import Interval
 from checker.strategies import lookup as checker_lookup
-from checker.strategies.subcubic import NAMES, family
+from checker.strategies.subcubic import NAMES
 from checker.strategies.subcubic_bounds import LogitTerms, case_bound_enclosures, covered_count, valid_cases
 from checker.strategies.subcubic_eqke import (
     max_row_diff,
@@ -25,9 +25,10 @@ from checker.strategies.subcubic_eqke import (
     svd_decomposition,
     svd_error_bounds,
 )
-from checker.tables import compute_tables
+from checker.tables import Tables
 from prover import strategies
 from prover.prove_cli import resolve_strategies
+from prover.strategies.subcubic import family
 from tests.model_factory import random_tensors, write_model
 
 matrices = st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**31))
@@ -85,7 +86,7 @@ def test_decompositions_are_exact_for_any_directions(tmp_path_factory, model_see
     weights = small_model(tmp_path_factory.mktemp("m"), model_seed)
     rng = np.random.default_rng(hint_seed)
     vocab, d_model = weights.d_vocab, weights.d_model
-    factors = qk_factors(weights)
+    factors = qk_factors(Tables(weights))
     truth = eqke_prime(weights)
     hints = {"u": rng.standard_normal(vocab), "v": rng.standard_normal(vocab)}
     ehat, remainder = svd_decomposition(factors, hints)
@@ -108,7 +109,7 @@ def test_decompositions_are_exact_for_any_directions(tmp_path_factory, model_see
 def test_published_svd_remainder_is_not_a_bound(tmp_path):
     """FIX (SPEC 5.3 step A): with an inexact right direction, ``Ar Br`` alone under-estimates the remainder."""
     weights = small_model(tmp_path, 3)
-    factors = qk_factors(weights)
+    factors = qk_factors(Tables(weights))
     product = midpoint(factors.x0) @ midpoint(factors.x1) @ midpoint(factors.x2) @ midpoint(factors.x3)
     wrong = np.random.default_rng(0).standard_normal(weights.d_vocab)
     hints = {"u": np.linalg.svd(product)[0][:, 0], "v": wrong / np.linalg.norm(wrong)}
@@ -127,9 +128,9 @@ def terms_for(a: list[float], e: list[float], weight: float) -> LogitTerms:
     point = Interval.exact
     e_row, a_row = point(np.array([e])), point(np.array([a]))
     return LogitTerms(
-        e=e_row, a=a_row, r=e_row.max(axis=1), e_min=e_row.min(axis=1), a_max=a_row.max(axis=1),
-        ranges=point(np.array([weight, weight])), ranges_prefix=point(np.array([weight, weight])),
-        all_max=point(np.array([0.0])),
+        e=e_row, pi=point(np.zeros((1, len(e)))), a=a_row, r=e_row.max(axis=1), e_min=e_row.min(axis=1),
+        a_max=a_row.max(axis=1), ranges=point(np.array([weight, weight])),
+        ranges_prefix=point(np.array([weight, weight])),
     )
 
 
@@ -219,6 +220,6 @@ def test_one_hundred_strategies_in_six_families():
 def test_tables_are_shift_equivalent(tmp_path):
     """Row differences of EQKE' and of the table EQKE agree (what lets the replay use EQKE and EQKP)."""
     weights = small_model(tmp_path, 11)
-    table = midpoint(compute_tables(weights).eqke)
+    table = midpoint(Tables(weights).eqke)
     difference = eqke_prime(weights) - table
     assert np.allclose(difference, difference[:, :1], atol=1e-9)

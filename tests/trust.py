@@ -20,11 +20,12 @@ import torch
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from certificates.codec import decode_certificate, encode_certificate
+from certificates.codec import decode_certificate
 from certificates.model_file import ModelWeights
 from checker.verify import INVALID, VALID, Verdict, max_trace_elements, verify
 from prover.certify import prove
 from prover.strategies import StrategyInfo, all_strategies
+from prover.writers import encode_certificate
 from tests.coverage import covered_sequences
 from tests.exact_reference import ExactAccuracy
 from tests.mutations import with_claim

@@ -1,8 +1,10 @@
-"""The registry of replayable strategies: one replay function per strategy name.
+"""The registry of replayable strategies: one :class:`Strategy` per name.
 
-A replay function receives the decoded certificate, the model weights and the rigorous tables, reads the
-trace with :class:`checker.replay.Trace`, raises :class:`checker.replay.InvalidCertificate` at the first
-claim it cannot verify, and returns the number of input sequences it certified correct (a Python int).
+A strategy declares its trace (:class:`checker.schema.TraceSchema`), a replay and a work estimate. The
+replay receives the trace as read through the schema and the model's exact tables
+(:class:`checker.tables.Tables`, computed and charged on demand), composes kernel operations
+(:mod:`checker.kernel`), raises :class:`checker.replay.InvalidCertificate` at the first claim it cannot
+verify, and returns the number of input sequences it certified correct (a Python int).
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from certificates.codec import Certificate
-from certificates.model_file import ModelWeights
+from checker.schema import Trace, TraceSchema
 from checker.tables import Tables
 
 
@@ -24,55 +25,45 @@ class ReplayResult:
     notes: dict[str, object] = field(default_factory=dict)
 
 
-Replayer = Callable[[Certificate, ModelWeights, Tables], ReplayResult]
+Replayer = Callable[[Trace, Tables], ReplayResult]
 WorkEstimate = Callable[[int, int, int, int], int]
 """``(V, n, d, h) -> work``: an upper estimate, from the statement alone, of the work (in the units of
-:mod:`checker.limits`) a replay does after the tables; checked against the limit before it starts."""
+:mod:`checker.limits`) a replay does besides the tables; checked against the limit before it starts."""
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A registered strategy: its replay and its work estimate."""
+    """A registered strategy: its name, trace schema, replay and work estimate."""
 
+    name: str
+    schema: TraceSchema
     replay: Replayer
     work: WorkEstimate
 
 
 _STRATEGIES: dict[str, Strategy] = {}
 
-
-def register(name: str, *, work: WorkEstimate) -> Callable[[Replayer], Replayer]:
-    """Register ``function`` as the replay of strategy ``name`` (once), with its work estimate."""
-
-    def decorate(function: Replayer) -> Replayer:
-        if name in _STRATEGIES:
-            raise ValueError(f"strategy {name!r} registered twice")
-        _STRATEGIES[name] = Strategy(function, work)
-        return function
-
-    return decorate
+# Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
+_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord", "subcubic")
 
 
-def register_all(names: list[str], function: Replayer, *, work: WorkEstimate) -> None:
-    """Register one replay function under several names (a parameterised family)."""
-    for name in names:
-        register(name, work=work)(function)
+def register(strategy: Strategy) -> None:
+    """Register ``strategy`` under its name (once)."""
+    if strategy.name in _STRATEGIES:
+        raise ValueError(f"strategy {strategy.name!r} registered twice")
+    _STRATEGIES[strategy.name] = strategy
 
 
-def lookup_strategy(name: str) -> Strategy | None:
+def lookup(name: str) -> Strategy | None:
     """The registered strategy ``name``, or None for an unknown strategy."""
     _load_builtin_strategies()
     return _STRATEGIES.get(name)
 
 
-def lookup(name: str) -> Replayer | None:
-    """The replay function of ``name``, or None for an unknown strategy."""
-    strategy = lookup_strategy(name)
-    return None if strategy is None else strategy.replay
-
-
-# Modules that register themselves on import; loaded on first lookup to avoid an import cycle.
-_BUILTIN_MODULES = ("brute_force", "cubic", "cubic_ov_chord", "subcubic")
+def registered() -> list[Strategy]:
+    """Every registered strategy, in registration order."""
+    _load_builtin_strategies()
+    return list(_STRATEGIES.values())
 
 
 def _load_builtin_strategies() -> None:

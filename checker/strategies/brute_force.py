@@ -30,6 +30,8 @@ query's sequences in stage 2 when n <= 2 (a d = 1, V = 256, n = 2 model took min
 The trace holds one step, ``failures``: the flat indices (x_0 most significant) of up to
 ``MAX_LISTED_FAILURES`` sequences the prover did not claim. They are diagnostics: the checker verifies
 their range and order and reports how many of them it certified anyway.
+
+All arithmetic is one-sided (:class:`checker.kernel.LowerBound`): only lower bounds of margins matter.
 """
 
 from __future__ import annotations
@@ -40,15 +42,14 @@ from functools import partial
 
 import numpy as np
 
-from certificates.codec import Certificate
-from certificates.model_file import ModelWeights
-from checker import flops
-from checker.interval import Interval, down, sum_error_bound
-from checker.replay import InvalidCertificate, Trace
-from checker.strategies import ReplayResult, register
+from checker.kernel import Interval, LowerBound
+from checker.replay import InvalidCertificate
+from checker.schema import ANY, DIAGNOSTIC, ArraySchema, StepSchema, Trace, TraceSchema
+from checker.strategies import ReplayResult, Strategy, register
 from checker.tables import Tables
 
 NAME = "brute-force"
+SCHEMA = TraceSchema((StepSchema("failures", {"sequences": ArraySchema((ANY,), "<i8", DIAGNOSTIC)}),))
 MAX_LISTED_FAILURES = 1 << 16
 BLOCK_ELEMENTS = 1 << 22
 """Most entries of one float64 temporary table (32 MiB)."""
@@ -66,13 +67,9 @@ def brute_force_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int
     return stage1 + vocab**n_ctx * (2 * n_ctx + 1 + vocab * (5 * n_ctx + 4))
 
 
-@register(NAME, work=brute_force_work)
-def replay_brute_force(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    trace = Trace(certificate.trace)
-    listed = trace.next("failures", {"sequences": ((-1,), "<i8")})["sequences"]
-    trace.finish()
-    _check_listed(listed, vocab**n_ctx)
+def replay_brute_force(trace: Trace, tables: Tables) -> ReplayResult:
+    listed = trace["failures"]["sequences"]
+    _check_listed(listed, tables.weights.d_vocab**tables.weights.n_ctx)
     certified = certified_sequences(tables)
     listed_certified = int(np.count_nonzero(certified.reshape(-1)[listed]))
     return ReplayResult(
@@ -90,7 +87,7 @@ def _check_listed(listed: np.ndarray, total: int) -> None:
 
 def certified_sequences(tables: Tables) -> np.ndarray:
     """Boolean array [V]*n (x_0 first): True where the sequence is proven correct."""
-    vocab, n_ctx = tables.eqkp.shape
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     certified = np.zeros((vocab,) * n_ctx, dtype=bool)
     if n_ctx < STAGE1_MIN_CTX:
         for query in range(vocab):
@@ -107,80 +104,55 @@ def certified_sequences(tables: Tables) -> np.ndarray:
     return certified
 
 
-def _output_differences(tables: Tables, maxima: range) -> np.ndarray:
-    """``lo[t, p, j, y] <= (EVOU[t,m] - EVOU[t,y]) + (PVOU[p,m] - PVOU[p,y])`` for ``m = maxima[j]``,
+def _output_differences(tables: Tables, maxima: range) -> LowerBound:
+    """``[t, p, j, y] <= (EVOU[t,m] - EVOU[t,y]) + (PVOU[p,m] - PVOU[p,y])`` for ``m = maxima[j]``,
     independent of the query."""
     evou, pvou = tables.evou, tables.pvou
     chosen = slice(maxima.start, maxima.stop)
-    evou_diff = down(evou.lo[:, chosen, None] - evou.hi[:, None, :])  # [t, j, y]
-    pvou_diff = down(pvou.lo[:, chosen, None] - pvou.hi[:, None, :])  # [p, j, y]
-    combined = down(evou_diff[:, None, :, :] + pvou_diff[None, :, :, :])
-    flops.charge(evou_diff.size + pvou_diff.size + combined.size)
-    return combined
+    evou_diff = evou[:, chosen, None].lower() - evou[:, None, :]  # [t, j, y]
+    pvou_diff = pvou[:, chosen, None].lower() - pvou[:, None, :]  # [p, j, y]
+    return evou_diff[:, None] + pvou_diff[None]
 
 
-def _sequence_differences(tables: Tables, sequences: np.ndarray, maxima: np.ndarray) -> np.ndarray:
-    """``lo[K, p, y] <= (EVOU[x_p,m] - EVOU[x_p,y]) + (PVOU[p,m] - PVOU[p,y])`` for the sequences [K, n]
+def _sequence_differences(tables: Tables, sequences: np.ndarray, maxima: np.ndarray) -> LowerBound:
+    """``[K, p, y] <= (EVOU[x_p,m] - EVOU[x_p,y]) + (PVOU[p,m] - PVOU[p,y])`` for the sequences [K, n]
     with maxima ``m`` [K]: the same float operations as :func:`_output_differences`, hence the same values."""
     evou, pvou = tables.evou, tables.pvou
-    evou_diff = down(evou.lo[sequences, maxima[:, None]][:, :, None] - evou.hi[sequences])  # [K, p, y]
-    pvou_diff = down(pvou.lo[:, maxima].T[:, :, None] - pvou.hi[None])  # [K, p, y]
-    combined = down(evou_diff + pvou_diff)
-    flops.charge(evou_diff.size + pvou_diff.size + combined.size)
-    return combined
+    evou_diff = evou[sequences, maxima[:, None]][:, :, None].lower() - evou[sequences]  # [K, p, y]
+    pvou_diff = pvou[:, maxima].T[:, :, None].lower() - pvou[None]  # [K, p, y]
+    return evou_diff + pvou_diff
 
 
-def _unembed_lower(tables: Tables, query: int, maxima: range) -> np.ndarray:
-    """``lo[j, y] <= EUPU[q,m] - EUPU[q,y]`` for ``m = maxima[j]`` and this query."""
-    row = tables.eupu[query]
-    flops.charge(len(maxima) * row.lo.size)
-    return down(row.lo[maxima.start : maxima.stop, None] - row.hi[None, :])
+def _unembed_differences(unembed: Interval, maxima: np.ndarray | slice) -> LowerBound:
+    """``[j, y] <= EUPU[q,m] - EUPU[q,y]`` for ``m = maxima[j]``, from the query's row ``unembed``."""
+    return unembed[maxima][:, None].lower() - unembed[None, :]
 
 
-def _weighted_lower(weights: Interval, difference: np.ndarray) -> np.ndarray:
-    """``<= e * D`` for e in ``weights`` (e >= 0) and D >= ``difference``, broadcast over trailing axes.
-
-    e*D >= e_lo*D_lo when D_lo >= 0 and e*D >= e_hi*D_lo when D_lo < 0, because 0 <= e_lo <= e <= e_hi.
-    """
-    extra = (None,) * (difference.ndim - weights.lo.ndim)
-    factor = np.where(difference >= 0, weights.lo[(..., *extra)], weights.hi[(..., *extra)])
-    flops.charge(difference.size)
-    return down(factor * difference)
-
-
-def _stage1_table(tables: Tables, shared: np.ndarray, query: int, maxima: range) -> np.ndarray:
+def _stage1_table(tables: Tables, shared: LowerBound, query: int, maxima: range) -> LowerBound:
     """``S1[t, p, j] <= min_{y != m} e_p(t) D[t, p, m, y]`` for ``m = maxima[j]``, with one shift for
     the whole query."""
-    vocab = tables.eqkp.shape[0]
     scores = tables.eqke[query][:, None] + tables.eqkp[query][None, :]  # [t, p]
-    weights = (scores - float(scores.lo.max())).exp()
-    difference = down(_unembed_lower(tables, query, maxima) + shared)  # [t, p, j, y]
-    flops.charge(difference.size)
-    lower = _weighted_lower(weights, difference)
+    weights = (scores - scores.reshape(-1).anchor(axis=0)).exp()
+    unembed = _unembed_differences(tables.eupu_rows(np.array([query]))[0], slice(maxima.start, maxima.stop))
+    lower = (unembed + shared).weighted(weights)  # [t, p, j, y]
     chunk = np.arange(len(maxima))
-    lower[:, :, chunk, chunk + maxima.start] = np.inf  # y = m is not a competitor
-    flops.charge(flops.reduction_cost(vocab - 1, lower.size // vocab))
-    return lower.min(axis=3)
+    return lower.min(axis=3, without=(slice(None), slice(None), chunk, chunk + maxima.start))  # y = m competes not
 
 
 def _certify_block(
-    certified: np.ndarray, tables: Tables, stage1: np.ndarray, shared: np.ndarray, query: int, m: int
+    certified: np.ndarray, tables: Tables, stage1: LowerBound, shared: LowerBound, query: int, m: int
 ) -> None:
     """Certify the sequences whose query is ``query`` and whose maximum is ``m``; ``stage1[t, p]`` is the
     stage-1 table of this query and max, ``shared[t, p, y]`` the output differences of this max."""
     n_ctx = stage1.shape[1]
     positions = np.arange(n_ctx)[None, :]
 
-    def gathered(sequences: np.ndarray, _: np.ndarray) -> np.ndarray:
+    def gathered(sequences: np.ndarray, _: np.ndarray) -> LowerBound:
         return shared[sequences, positions]
 
     base = stage1[query, n_ctx - 1]
     for ranges in _max_blocks(query, m, n_ctx - 1):
-        terms = [stage1[tokens, p] for p, tokens in enumerate(ranges)]
-        grid = base + _outer_sum(terms)
-        magnitude = np.abs(base) + _outer_sum([np.abs(t) for t in terms])
-        passed = grid > sum_error_bound(magnitude, n_ctx)
-        flops.charge(grid.size * (2 * n_ctx + 1))
+        passed = LowerBound.outer_sum_certainly_positive([base, *(stage1[t, p] for p, t in enumerate(ranges))])
         left = np.nonzero(~passed)
         if left[0].size:
             tokens_left = np.stack([ranges[p][idx] for p, idx in enumerate(left)], axis=1)
@@ -190,7 +162,7 @@ def _certify_block(
 
 def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> None:
     """Certify every sequence whose query is ``query`` in stage 2 alone, in blocks of sequences."""
-    vocab, n_ctx = tables.eqkp.shape
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     free = (vocab,) * (n_ctx - 1)
     decided = np.empty(vocab ** (n_ctx - 1), dtype=bool)  # x_{n-1} = query, the others in C order
     block = BLOCK_TOKENS // n_ctx
@@ -204,9 +176,9 @@ def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> Non
 
 def _stage2(
     tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray,
-    differences: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    differences: Callable[[np.ndarray, np.ndarray], LowerBound],
 ) -> np.ndarray:
-    """``fl(sum_p L_p[y]) > err_y`` for every y != m, for the sequences ``tokens`` [K, n-1] with maxima
+    """``sum_p L_p[y] > 0`` proven for every y != m, for the sequences ``tokens`` [K, n-1] with maxima
     ``m`` = ``maxima`` [K], decided in blocks of at most BLOCK_ELEMENTS entries. ``differences(x, m)``
     gives the output differences [K, n, y] of the full sequences ``x`` [K, n] (those of
     :func:`_output_differences`, gathered or recomputed).
@@ -214,24 +186,19 @@ def _stage2(
     Each sequence gets its own shift (its largest score), so its attention weights are near 1 at the
     top and the terms cannot all underflow.
     """
-    vocab, n_ctx = tables.eqkp.shape
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     block = max(1, BLOCK_ELEMENTS // (n_ctx * vocab))
     passed = np.empty(tokens.shape[0], dtype=bool)
-    unembed = tables.eupu[query]
+    unembed = tables.eupu_rows(np.array([query]))[0]
     for start in range(0, tokens.shape[0], block):
         part, m = tokens[start : start + block], maxima[start : start + block]
         count = part.shape[0]
         sequences = np.concatenate([part, np.full((count, 1), query)], axis=1)  # [K, n]
         scores = tables.eqke[query][sequences] + tables.eqkp[query][None, :]  # [K, n]
-        weights = (scores - Interval.exact(scores.lo.max(axis=1, keepdims=True))).exp()
-        unembed_lower = down(unembed.lo[m][:, None] - unembed.hi[None, :])  # [K, y]
-        difference = down(unembed_lower[:, None, :] + differences(sequences, m))  # [K, n, y]
-        flops.charge(unembed_lower.size + difference.size)
-        terms = _weighted_lower(weights, difference)  # [K, n, y]
-        total, magnitude = terms.sum(axis=1), np.abs(terms).sum(axis=1)
-        good = total > sum_error_bound(magnitude, n_ctx)
+        weights = (scores - scores.anchor(axis=1)).exp()
+        difference = _unembed_differences(unembed, m)[:, None, :] + differences(sequences, m)  # [K, n, y]
+        good = difference.weighted(weights).sum_certainly_positive(axis=1)  # [K, y]
         good[np.arange(count), m] = True  # y = m is not a competitor
-        flops.charge(total.size * (3 * n_ctx + 1))
         passed[start : start + count] = good.all(axis=1)
     return passed
 
@@ -268,11 +235,4 @@ def _split(ranges: list[np.ndarray], limit: int) -> Iterator[list[np.ndarray]]:
                 yield [np.array([token]), *tail]
 
 
-def _outer_sum(parts: list[np.ndarray]) -> np.ndarray:
-    """``out[i_0, ..., i_k] = sum_j parts[j][i_j]`` by broadcasting (a 0-d array for no parts)."""
-    total = np.zeros(())
-    for axis, part in enumerate(parts):
-        shape = [1] * len(parts)
-        shape[axis] = part.size
-        total = total + part.reshape(shape)
-    return total
+register(Strategy(NAME, SCHEMA, replay_brute_force, brute_force_work))

@@ -11,10 +11,10 @@ unsound: on the seed-123 zoo model it covers 83 wrong inputs, e.g. (0, 19, 19, 2
 true share (SPEC 5.2); the published 0.985 relative bound owes most of its margin over this strategy's
 0.95 to the dropped term (``cubic-ov-chord`` recovers most of it soundly).
 
-Trace: step ``orderings`` holds ``order`` [V, n-1] (<i4), per query a permutation of the non-query
-positions, meant to sort ``EQKP[q, :n-1]`` ascending (a hint: any permutation is sound, see
-:func:`checker.attention.extreme_slot_sums`); step ``bounds`` holds ``good`` [V, V, V, n] (|b1, indexed
-``[q, m, k, c]``) and ``bound`` (<f4), the claimed ``B`` of the good cases in C order of ``good``.
+Trace (:data:`SCHEMA`): step ``orderings`` holds ``order`` [V, n-1] (<i4), per query a permutation of the
+non-query positions, meant to sort ``EQKP[q, :n-1]`` ascending (a hint: any permutation is sound, see
+:func:`checker.strategies.attention.extreme_slot_sums`); step ``bounds`` holds ``good`` [V, V, V, n] (|b1,
+indexed ``[q, m, k, c]``) and ``bound`` (<f4), the claimed ``B`` of the good cases in C order of ``good``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from certificates.codec import Certificate
-from certificates.model_file import ModelWeights
-from checker.interval import Interval
-from checker.replay import InvalidCertificate, Trace, accept_upper_bounds
-from checker.strategies import ReplayResult, register
+from checker.kernel import Interval
+from checker.replay import InvalidCertificate, accept_upper, first_index
+from checker.schema import ANY, CASES, HINT, UPPER, ArraySchema, StepSchema, Trace, TraceSchema
+from checker.strategies import ReplayResult, Strategy, register
 from checker.strategies.cubic_bounds import LogitPaths, case_bounds, covered_count, cubic_work, logit_paths, valid_cases
 from checker.tables import Tables
 
@@ -36,19 +35,21 @@ CASE_BLOCK = 1 << 20
 """Most grid cells [q, m, k, c] replayed at once (the case bounds take a few hundred bytes per case);
 the whole grid at V = 64, n = 4."""
 ORDER_STEP, BOUND_STEP = "orderings", "bounds"
+ORDERINGS = StepSchema(ORDER_STEP, {"order": ArraySchema(("V", "n-1"), "<i4", HINT)})
+BOUNDS = StepSchema(
+    BOUND_STEP, {"good": ArraySchema(("V", "V", "V", "n"), "|b1", CASES), "bound": ArraySchema((ANY,), "<f4", UPPER)}
+)
+SCHEMA = TraceSchema((ORDERINGS, BOUNDS))
 
 
-@register(NAME, work=cubic_work)
-def replay_cubic(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
-    trace = Trace(certificate.trace)
-    order = read_orderings(trace, weights)
-    good, claimed = read_claims(trace, weights)
-    trace.finish()
+def replay_cubic(trace: Trace, tables: Tables) -> ReplayResult:
+    order = read_orderings(trace)
+    good, claimed = read_claims(trace, tables)
     paths = logit_paths(tables)
-    coefficient = cubic_coefficient(paths, weights.n_ctx)
+    coefficient = cubic_coefficient(paths, tables.weights.n_ctx)
     for cases, part in claim_chunks(good):
         rigorous, _ = case_bounds(tables, order, cases, paths, coefficient)
-        accept_claims(cases, claimed[part], rigorous)
+        accept_upper(claimed[part], rigorous, step=BOUND_STEP, array="bound", cases=cases)
     return cubic_result(good, claimed)
 
 
@@ -70,24 +71,21 @@ def cubic_coefficient(paths: LogitPaths, n_ctx: int) -> Interval:
     return paths.h[:, :, None].broadcast_to((vocab, vocab, n_ctx))
 
 
-def read_orderings(trace: Trace, weights: ModelWeights) -> np.ndarray:
+def read_orderings(trace: Trace) -> np.ndarray:
     """The ``orderings`` step; each row must be a permutation of ``0..n-2`` (integer bookkeeping)."""
-    order = trace.next(ORDER_STEP, {"order": ((weights.d_vocab, weights.n_ctx - 1), "<i4")})["order"]
+    order = trace[ORDER_STEP]["order"]
     wrong = np.any(np.sort(order, axis=1) != np.arange(order.shape[1]), axis=1)
     if wrong.any():
         raise InvalidCertificate(ORDER_STEP, "order", (int(np.argmax(wrong)),), "not a permutation of 0..n-2")
     return order
 
 
-def read_claims(trace: Trace, weights: ModelWeights) -> tuple[np.ndarray, np.ndarray]:
+def read_claims(trace: Trace, tables: Tables) -> tuple[np.ndarray, np.ndarray]:
     """The ``bounds`` step: ``good`` may mark valid cases only, each with one negative claimed bound."""
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    claims = trace.next(BOUND_STEP, {"good": ((vocab, vocab, vocab, n_ctx), "|b1"), "bound": ((-1,), "<f4")})
-    good, claimed = claims["good"], claims["bound"]
-    outside = good & ~valid_cases(vocab, n_ctx)
+    good, claimed = trace[BOUND_STEP]["good"], trace[BOUND_STEP]["bound"]
+    outside = good & ~valid_cases(tables.weights.d_vocab, tables.weights.n_ctx)
     if outside.any():
-        index = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise InvalidCertificate(BOUND_STEP, "good", index, "claims a case outside the case grid")
+        raise InvalidCertificate(BOUND_STEP, "good", first_index(outside), "claims a case outside the case grid")
     cases = np.nonzero(good)
     if claimed.size != cases[0].size:
         raise InvalidCertificate(
@@ -96,24 +94,9 @@ def read_claims(trace: Trace, weights: ModelWeights) -> tuple[np.ndarray, np.nda
     nonnegative = ~(claimed < 0)
     if nonnegative.any():
         first = int(np.argmax(nonnegative))
-        reason = f"claimed-good case has bound {claimed[first]!r} >= 0"
-        raise InvalidCertificate(BOUND_STEP, "bound", case_index(cases, first), reason)
+        reason = f"claimed-good case has bound {float(claimed[first])!r} >= 0"
+        raise InvalidCertificate(BOUND_STEP, "bound", tuple(int(axis[first]) for axis in cases), reason)
     return good, claimed
-
-
-def case_index(cases: tuple[np.ndarray, ...], position: int) -> tuple[int, ...]:
-    """The ``(q, m, k, c)`` of the ``position``-th claimed case."""
-    return tuple(int(axis[position]) for axis in cases)
-
-
-def accept_claims(cases: tuple[np.ndarray, ...], claimed: np.ndarray, rigorous: Interval) -> None:
-    """Accept the claimed bounds of ``cases`` against their enclosures (INVALID names the first failing
-    case)."""
-    try:
-        accept_upper_bounds(claimed, rigorous, step=BOUND_STEP, array="bound")
-    except InvalidCertificate as failure:
-        case = case_index(cases, failure.index[0])
-        raise InvalidCertificate(failure.step, failure.array, case, failure.reason) from None
 
 
 def cubic_result(good: np.ndarray, claimed: np.ndarray) -> ReplayResult:
@@ -123,3 +106,6 @@ def cubic_result(good: np.ndarray, claimed: np.ndarray) -> ReplayResult:
         "cases": int(np.count_nonzero(valid_cases(good.shape[0], good.shape[3]))),
     }
     return ReplayResult(certified_count=covered_count(good), notes=notes)
+
+
+register(Strategy(NAME, SCHEMA, replay_cubic, cubic_work))

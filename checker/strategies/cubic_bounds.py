@@ -35,14 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checker import flops
-from checker.attention import LO, extreme_attention, extreme_slot_sums
-from checker.counting import binomial_row
-from checker.interval import Interval
+from checker.kernel import Interval
+from checker.kernel.counting import arrangement_count, count_along
+from checker.strategies.attention import LO, extreme_attention, extreme_slot_sums
 from checker.tables import Tables
 
 MAX, OTHER, QUERY = 0, 1, 2
-"""Share axis of :func:`checker.attention.extreme_attention`."""
+"""Share axis of :func:`checker.strategies.attention.extreme_attention`."""
 
 
 CASE_WORK = 64
@@ -67,7 +66,8 @@ def valid_cases(vocab: int, n_ctx: int) -> np.ndarray:
 class LogitPaths:
     """Centred logit tables for every max token m, over the wrong outputs ``y_j = others[m][j] != m``:
     ``eupu[q, m, j] = EUPU'[q, y_j]``, ``evou[t, m, j] = EVOU'[t, y_j]``, ``pi[m, j]``,
-    ``ov[t, m, j] = evou[t, m, j] + pi[m, j]``, ``u[q, m] = max_j eupu[q, m, j]``, ``h[t, m] = max_j ov``."""
+    ``ov[t, m, j] = evou[t, m, j] + pi[m, j]``, ``u[q, m] = max_j eupu[q, m, j]``, ``h[t, m] = max_j ov``
+    (``-inf`` when there is no wrong output, ``d_vocab = 1``: every claimed bound is then valid)."""
 
     eupu: Interval
     evou: Interval
@@ -77,24 +77,22 @@ class LogitPaths:
     h: Interval
 
 
+def wrong_outputs(vocab: int) -> np.ndarray:
+    """[V, V-1]: row m lists the outputs y != m."""
+    tokens = np.arange(vocab)
+    return np.array([np.delete(tokens, token) for token in tokens]).reshape(vocab, vocab - 1)
+
+
 def logit_paths(tables: Tables) -> LogitPaths:
     """The :class:`LogitPaths` of the tables (O(V^3) interval operations)."""
-    tokens = np.arange(tables.eupu.shape[0])
-    others = np.array([np.delete(tokens, token) for token in tokens])  # [V, V-1]
-    pi = (tables.pvou[:, others] - tables.pvou[:, tokens][:, :, None]).max(axis=0)
-    eupu = tables.eupu[:, others] - tables.eupu[:, tokens][:, :, None]
-    evou = tables.evou[:, others] - tables.evou[:, tokens][:, :, None]
+    tokens = np.arange(tables.weights.d_vocab)
+    others = wrong_outputs(tokens.size)
+    eupu_table, evou_table, pvou_table = tables.eupu, tables.evou, tables.pvou
+    pi = (pvou_table[:, others] - pvou_table[:, tokens][:, :, None]).max(axis=0)
+    eupu = eupu_table[:, others] - eupu_table[:, tokens][:, :, None]
+    evou = evou_table[:, others] - evou_table[:, tokens][:, :, None]
     ov = evou + pi[None]
-    return LogitPaths(eupu=eupu, evou=evou, pi=pi, ov=ov, u=max_over_outputs(eupu), h=max_over_outputs(ov))
-
-
-def max_over_outputs(values: Interval) -> Interval:
-    """The maximum over the last axis (the wrong outputs ``y != m``); ``-inf`` exactly when there is none
-    (``d_vocab = 1``: no wrong logit to beat, so every claimed bound is valid)."""
-    if values.shape[-1] == 0:
-        nothing = np.full(values.shape[:-1], -np.inf)
-        return Interval(nothing, nothing.copy())
-    return values.max(axis=-1)
+    return LogitPaths(eupu=eupu, evou=evou, pi=pi, ov=ov, u=eupu.max(axis=-1), h=ov.max(axis=-1))
 
 
 def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
@@ -103,17 +101,18 @@ def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
     ``token[q, t] = exp(EQKE[q, t] - r_q)``, ``position[q, p] = exp(EQKP[q, p] - s_q)`` for p < n-1 and
     ``query[q] = exp(EQKE[q, q] + EQKP[q, n-1] - r_q - s_q)``, so that key token t at position p weighs
     ``token[q, t] * position[q, p]``, all with the same common factor ``exp(-r_q - s_q)``. The shifts
-    ``r_q``, ``s_q`` (row maxima of the lower endpoints) only keep the exponents small.
+    ``r_q``, ``s_q`` (:meth:`checker.kernel.Interval.anchor`) only keep the exponents small.
     """
-    vocab, n_ctx = tables.eqkp.shape
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     diagonal = np.arange(vocab)
-    token_shift = tables.eqke.max(axis=1).lo
-    key_positions = tables.eqkp[:, : n_ctx - 1]
-    position_shift = key_positions.max(axis=1).lo if n_ctx > 1 else np.zeros(vocab)
-    token = (tables.eqke - token_shift[:, None]).exp()
-    position = (key_positions - position_shift[:, None]).exp()
-    query_score = tables.eqke[diagonal, diagonal] + tables.eqkp[:, n_ctx - 1]
-    query = (query_score - token_shift - position_shift).exp()
+    eqke, eqkp = tables.eqke, tables.eqkp
+    token_shift = eqke.anchor(axis=1)
+    key_positions = eqkp[:, : n_ctx - 1]
+    position_shift = key_positions.anchor(axis=1)
+    token = (eqke - token_shift).exp()
+    position = (key_positions - position_shift).exp()
+    query_score = eqke[diagonal, diagonal] + eqkp[:, n_ctx - 1]
+    query = (query_score - token_shift[:, 0] - position_shift[:, 0]).exp()
     return token, position, query
 
 
@@ -131,13 +130,11 @@ def case_bounds(
     encloses ``coef``.
     """
     q, m, k, c = cases
-    slots = tables.eqkp.shape[1] - 1
-    lo, hi = np.full(q.size, np.nan), np.full(q.size, np.nan)
+    slots = tables.weights.n_ctx - 1
 
     all_max = (c == 0) & (q == m)
     mm = m[all_max]
-    enclosure = max_over_outputs(paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm])
-    lo[all_max], hi[all_max] = enclosure.lo, enclosure.hi
+    all_max_bound = (paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm]).max(axis=-1)
 
     token_weights, position_weights, query_weights = softmax_factors(tables)
     smallest, largest = extreme_slot_sums(position_weights, order)
@@ -154,8 +151,7 @@ def case_bounds(
         + attention[MAX][:, None] * paths.evou[ms, ms]
         + attention[QUERY][:, None] * paths.evou[qs, ms]
     )
-    enclosure = max_over_outputs(logits)
-    lo[single], hi[single] = enclosure.lo, enclosure.hi
+    single_bound = logits.max(axis=-1)
 
     copies = c > 0
     qs, ms, ks, cs = q[copies], m[copies], k[copies], c[copies]
@@ -167,23 +163,15 @@ def case_bounds(
         + attention[:, OTHER] * other_coefficient[ks, ms, cs]
         + attention[:, QUERY] * paths.h[qs, ms]
     )
-    enclosure = paths.u[qs, ms] + mixed.max(axis=0)
-    lo[copies], hi[copies] = enclosure.lo, enclosure.hi
-    return Interval(lo, hi), attention
+    copies_bound = paths.u[qs, ms] + mixed.max(axis=0)
+    bounds = Interval.assemble(q.size, [(all_max, all_max_bound), (single, single_bound), (copies, copies_bound)])
+    return bounds, attention
 
 
 def covered_count(good: np.ndarray) -> int:
-    """The number of sequences the good cases [q, m, k, c] cover (module docstring), a Python int."""
-    n_ctx = good.shape[3]
-    diagonal = np.arange(good.shape[0])
-    total = int(np.count_nonzero(good[:, diagonal, diagonal, 0]))
-    per_copies = good.sum(axis=2)  # [q, m, c]: |G| for each (q, m, c)
-    flops.charge_bookkeeping(good.size)
-    arrangements = binomial_row(n_ctx - 1)
-    for copies in range(1, n_ctx):
-        sizes, multiplicity = np.unique(per_copies[:, :, copies], return_counts=True)
-        total += arrangements[copies] * sum(
-            int(times) * int(size) ** copies for size, times in zip(sizes, multiplicity, strict=True) if size
-        )
-        flops.charge_bookkeeping(3 * sizes.size)
-    return total
+    """The number of sequences the good cases [q, m, k, c] cover (module docstring), a Python int: every
+    ``(q, m, c)`` covers ``C(n-1, c) |G|^c`` with ``G`` its good tokens (``c = 0``: its one sequence)."""
+    sizes = count_along(good, axis=2)  # [q, m, c]
+    copies = np.broadcast_to(np.arange(good.shape[3]), sizes.shape)
+    some = sizes > 0  # (q, m, c) with no good token covers nothing
+    return arrangement_count(good.shape[3] - 1, copies[some], sizes[some])

@@ -17,75 +17,61 @@ at ``w = weight[m, c]`` (``w = 1`` gives back ``h[k]``).
 
 Side condition, checked for every claimed case with ``c >= 1``: ``lam <= w`` for every arrangement.
 ``lam`` is monotone in the positional weight of the max slots, so the larger ``lam.hi`` of the two
-configurations of :func:`checker.attention.extreme_attention` bounds it. Mixtures of good tokens (the
+configurations of :func:`checker.strategies.attention.extreme_attention` bounds it. Mixtures of good tokens (the
 counting of :mod:`checker.strategies.cubic_bounds`): ``lam`` grows with each non-max token's factor, so a
 mixture's ``lam`` is at most that of the case of its largest-factor token, hence ``<= w``; and with
 ``K = sum_i alpha_i``, ``P ov[m] + sum_i alpha_i ov[k_i] = sum_i (alpha_i / K) (P ov[m] + K ov[k_i])``
 is bounded term by term, giving the per-slot values ``h[m] + s_{k_i}`` that the counting argument needs.
 
-Trace: ``orderings`` and ``bounds`` as in :mod:`checker.strategies.cubic`, with a step ``chords`` between
-them holding ``weight`` [V (m), n (c)] (<f8), every entry in (0, 1] (a hint: any such value is sound).
+Trace (:data:`SCHEMA`): ``orderings`` and ``bounds`` as in :mod:`checker.strategies.cubic`, with a step
+``chords`` between them holding ``weight`` [V (m), n (c)] (<f8), every entry in (0, 1] (a hint: any such
+value is sound).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from certificates.codec import Certificate
-from certificates.model_file import ModelWeights
-from checker import flops
-from checker.attention import shares
-from checker.interval import Interval
-from checker.replay import InvalidCertificate, Trace
-from checker.strategies import ReplayResult, register
+from checker.kernel import Interval
+from checker.replay import InvalidCertificate, accept_upper, first_index
+from checker.schema import HINT, ArraySchema, StepSchema, Trace, TraceSchema
+from checker.strategies import ReplayResult, Strategy, register
 from checker.strategies.cubic import (
     BOUND_STEP,
-    accept_claims,
-    case_index,
+    BOUNDS,
+    ORDERINGS,
     claim_chunks,
     cubic_result,
     read_claims,
     read_orderings,
 )
-from checker.strategies.cubic_bounds import (
-    MAX,
-    OTHER,
-    QUERY,
-    LogitPaths,
-    case_bounds,
-    cubic_work,
-    logit_paths,
-    max_over_outputs,
-)
+from checker.strategies.cubic_bounds import MAX, OTHER, QUERY, LogitPaths, case_bounds, cubic_work, logit_paths
 from checker.tables import Tables
 
 NAME = "cubic-ov-chord"
 CHORD_STEP = "chords"
+SCHEMA = TraceSchema((ORDERINGS, StepSchema(CHORD_STEP, {"weight": ArraySchema(("V", "n"), "<f8", HINT)}), BOUNDS))
 
 
-@register(NAME, work=cubic_work)
-def replay_cubic_ov_chord(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
-    trace = Trace(certificate.trace)
-    order = read_orderings(trace, weights)
-    weight = read_chord_weights(trace, weights)
-    good, claimed = read_claims(trace, weights)
-    trace.finish()
+def replay_cubic_ov_chord(trace: Trace, tables: Tables) -> ReplayResult:
+    order = read_orderings(trace)
+    weight = read_chord_weights(trace)
+    good, claimed = read_claims(trace, tables)
     paths = logit_paths(tables)
     coefficient = chord_coefficient(paths, weight)
     for cases, part in claim_chunks(good):
         rigorous, attention = case_bounds(tables, order, cases, paths, coefficient)
         check_chord_condition(attention, cases, weight)
-        accept_claims(cases, claimed[part], rigorous)
+        accept_upper(claimed[part], rigorous, step=BOUND_STEP, array="bound", cases=cases)
     return cubic_result(good, claimed)
 
 
-def read_chord_weights(trace: Trace, weights: ModelWeights) -> np.ndarray:
+def read_chord_weights(trace: Trace) -> np.ndarray:
     """The ``chords`` step: ``weight`` [V, n], every entry in (0, 1]."""
-    weight = trace.next(CHORD_STEP, {"weight": ((weights.d_vocab, weights.n_ctx), "<f8")})["weight"]
+    weight = trace[CHORD_STEP]["weight"]
     outside = ~((weight > 0) & (weight <= 1))
     if outside.any():
-        index = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise InvalidCertificate(CHORD_STEP, "weight", index, "chord weight outside (0, 1]")
+        raise InvalidCertificate(CHORD_STEP, "weight", first_index(outside), "chord weight outside (0, 1]")
     return weight
 
 
@@ -97,25 +83,29 @@ def chord_coefficient(paths: LogitPaths, weight: np.ndarray) -> Interval:
     mixed = own[None, :, None, :] * own_weight[None, :, :, None]
     mixed = mixed + paths.ov[:, :, None, :] * weight[None, :, :, None]
     own_max = paths.h[tokens, tokens][None, :, None]
-    return own_max + (max_over_outputs(mixed) - own_max) / weight[None]
+    return own_max + (mixed.max(axis=-1) - own_max) / weight[None]
 
 
-def share_ratio_upper(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Upper bounds of ``lam = K / (P + K)`` over every arrangement, for the cases with ``c >= 1`` (in
-    order), from their shares ``attention`` [2, 3, cases with c >= 1] (:func:`case_bounds`)."""
+def share_ratio(attention: Interval, cases: tuple[np.ndarray, ...]) -> Interval:
+    """Enclosures [2, cases with c >= 1] of ``lam = K / (P + K)`` in the two configurations, from the
+    shares ``attention`` [2, 3, cases with c >= 1] of :func:`case_bounds` (in order); the larger upper end
+    bounds ``lam`` over every arrangement."""
     q, m = (axis[cases[3] > 0] for axis in cases[:2])
     on_max = Interval.where(q == m, attention[:, MAX] + attention[:, QUERY], attention[:, MAX])
-    return shares(Interval.stack([on_max, attention[:, OTHER]]))[1].max(axis=0).hi
+    return Interval.shares(Interval.stack([on_max, attention[:, OTHER]]))[1]
 
 
 def check_chord_condition(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> None:
-    """Every claimed case with ``c >= 1`` must have ``lam <= weight[m, c]`` (:func:`share_ratio_upper`)."""
+    """Every claimed case with ``c >= 1`` must have ``lam <= weight[m, c]`` in both configurations."""
     copies = np.flatnonzero(cases[3] > 0)
-    ratio = share_ratio_upper(attention, cases)
-    exceeded = ~(ratio <= weight[cases[1][copies], cases[3][copies]])
-    flops.charge(exceeded.size)
-    if exceeded.any():
-        first = int(np.argmax(exceeded))
-        case = case_index(cases, int(copies[first]))
-        reason = f"share ratio up to {ratio[first]!r} exceeds chord weight {weight[case[1], case[3]]!r}"
+    ratio = share_ratio(attention, cases)
+    held = ratio.bounded_above_by(weight[cases[1][copies], cases[3][copies]][None]).all(axis=0)
+    if not held.all():
+        first = int(np.argmax(~held))
+        case = tuple(int(axis[copies[first]]) for axis in cases)
+        shown = f"{ratio.describe((0, first))} and {ratio.describe((1, first))}"
+        reason = f"share ratio (enclosures {shown}) exceeds chord weight {float(weight[case[1], case[3]])!r}"
         raise InvalidCertificate(BOUND_STEP, "good", case, reason)
+
+
+register(Strategy(NAME, SCHEMA, replay_cubic_ov_chord, cubic_work))

@@ -5,23 +5,8 @@ mathematics of each step is in :mod:`checker.strategies.subcubic_eqke` (A, B: EQ
 its row-diff bounds), :mod:`checker.strategies.subcubic_direct` (E: direct path) and
 :mod:`checker.strategies.subcubic_bounds` (C to F: gaps, attention, case bounds, counting).
 
-Families (the paper's table groups; "exact direct path" = the knobs that use the whole EUPU table):
-
-=========================================================  ===============================================  ======
-family                                                     attn-err knobs / EUPU knobs                      count
-=========================================================  ===============================================  ======
-subcubic                                                   exact, max-diff-exact / max-diff-exact,              8
-                                                           global-max-diff-exact
-attention-d_vocab d_model^2                                svd, max-diff, mean+max-diff, max-diff-subproduct,  20
-                                                           mean+max-diff-subproduct / the 2 exact EUPU knobs
-attention-quadratic                                        the 3 ``*-recursive`` knobs / the 2 exact EUPU      12
-direct-quadratic                                           exact, max-diff-exact / mean-query+max-diff,       12
-                                                           svd-query+max-diff, max-diff
-attention-d_vocab d_model^2 + direct-quadratic             the 5 d_vocab d_model^2 knobs / the 3 quadratic    30
-attention-quadratic + direct-quadratic                     the 3 recursive knobs / the 3 quadratic            18
-=========================================================  ===============================================  ======
-
-(each with both attention knobs, ``drop-average-query`` and ``mean-query+diff``).
+The family table (the paper's groups of knob combinations) lives with the prover
+(:mod:`prover.strategies.subcubic`): no verdict needs it.
 
 Choices where SPEC 5.3 leaves room (all sound; see the step modules for the inequalities):
 
@@ -31,19 +16,22 @@ Choices where SPEC 5.3 leaves room (all sound; see the step modules for the ineq
 * ``global-max-diff-exact`` uses ``max_q range(EUPU[q,:])``; ``abar`` of ``mean-query+diff`` is a hint;
 * the replay compares scores through the exact tables' EQKP and the knob's Ehat of EQKE' (softmax is
   invariant under the per-row shift ``EQKE' - EQKE``), so EQKP' is never formed;
-* the checker computes the exact tables for every strategy (:func:`checker.verify.verify`), so every
-  proof's FLOPs include them (about 1.4e6 at V = 64, d = 32); the cheaper knobs save only in the replay.
+* the exact tables are read on demand (:mod:`checker.tables`): a knob pays for the tables it reads
+  (EVOU and PVOU always; EQKE for ``exact`` and ``max-diff-exact``; EUPU for the exact direct paths, and
+  for the factored ones only the rows their hint ``exact_rows`` names).
 
-Trace, in order (every claim is untrusted; hints are used without verification, any value is sound):
+Trace, in order (:func:`schema`; every claim is untrusted; hints are used without verification, any value
+is sound):
 
 * ``orderings``: ``order`` [V, n-1] <i4, as in :mod:`checker.strategies.cubic` (a hint);
 * ``eqke-hints``: the decomposition's directions (``u``, ``v`` [V] for the svd knobs; ``q1``, ``q2``,
   ``k1``, ``k2`` [V] and ``uq``, ``uk`` [d] for the subproduct knobs; none otherwise), <f8;
-* ``direct-hints``: ``d0`` [d] <f8 for ``svd-query+max-diff``, none otherwise;
+* ``direct-hints``: ``d0`` [d] <f8 for ``svd-query+max-diff``; ``exact_rows`` [V] |b1 for the factored
+  direct paths (the all-max cases bounded through an exact EUPU row); none otherwise;
 * ``eqke-errors``: ``eps`` [V] <f4, claimed upper bounds of Err's row ranges;
 * ``gaps``: ``gap`` [V, V, n] <i4 (a hint) and ``good`` [V, V, n] |b1 over ``(q, m, c)``;
-* ``attention``: ``alpha_lo``, ``alpha_hi`` <f4, claimed bounds of the attention on the max token for the
-  good cases other than the all-max ones, in C order;
+* ``attention``: ``alpha_lo``, ``alpha_hi`` <f4, claimed lower and upper bounds of the attention on the max
+  token for the good cases other than the all-max ones, in C order;
 * ``average-attention`` (``mean-query+diff`` only): ``abar`` [V (m), n (c)] <f8 (a hint);
 * ``bounds``: ``bound`` <f4, the claimed negative upper bounds ``B`` of the good cases, in C order.
 """
@@ -55,13 +43,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from certificates.codec import Certificate
-from certificates.model_file import ModelWeights
-from checker.replay import InvalidCertificate, Trace, accept_lower_bounds, accept_upper_bounds
-from checker.strategies import ReplayResult, register_all
-from checker.strategies.cubic import read_orderings
+from checker.replay import InvalidCertificate, accept_lower, accept_upper, first_index
+from checker.schema import ANY, CASES, HINT, LOWER, UPPER, ArraySchema, StepSchema, Trace, TraceSchema
+from checker.strategies import ReplayResult, Strategy, register
+from checker.strategies.cubic import ORDERINGS, read_orderings
 from checker.strategies.cubic_bounds import CASE_WORK
 from checker.strategies.subcubic_bounds import (
+    all_max_bounds,
     attention_enclosures,
     case_bound_enclosures,
     covered_count,
@@ -70,13 +58,8 @@ from checker.strategies.subcubic_bounds import (
     non_max_slots,
     valid_cases,
 )
-from checker.strategies.subcubic_direct import DIRECT_PATH_KNOBS, EXACT_DIRECT_PATH, direct_hint_shapes, direct_path
-from checker.strategies.subcubic_eqke import (
-    ATTENTION_ERROR_KNOBS,
-    SUBPRODUCT_DECOMPOSITION,
-    eqke_decomposition,
-    hint_shapes,
-)
+from checker.strategies.subcubic_direct import DIRECT_PATH_KNOBS, EXACT_DIRECT_PATH, direct_hint_schema, direct_path
+from checker.strategies.subcubic_eqke import ATTENTION_ERROR_KNOBS, eqke_decomposition, hint_schema
 from checker.tables import Tables
 
 PREFIX = "subcubic"
@@ -85,8 +68,6 @@ CASE_BLOCK = 1 << 19
 ATTENTION_KNOBS = ("drop-average-query", "mean-query+diff")
 EQKE_HINT_STEP, DIRECT_HINT_STEP, EPS_STEP = "eqke-hints", "direct-hints", "eqke-errors"
 GAP_STEP, ATTENTION_STEP, AVERAGE_STEP, BOUND_STEP = "gaps", "attention", "average-attention", "bounds"
-RECURSIVE = tuple(knob for knob in SUBPRODUCT_DECOMPOSITION if knob.endswith("recursive"))
-EXACT_ATTENTION_ERROR = ("exact", "max-diff-exact")
 
 
 def strategy_name(direct: str, attention: str, attention_error: str) -> str:
@@ -105,57 +86,35 @@ def parse_name(name: str) -> tuple[str, str, str]:
     return knobs
 
 
-def family(direct: str, attention_error: str) -> str:
-    """The paper's table group of a knob combination (module docstring)."""
-    if attention_error in EXACT_ATTENTION_ERROR:
-        attention_group = ""
-    elif attention_error in RECURSIVE:
-        attention_group = "attention-quadratic"
-    else:
-        attention_group = "attention-d_vocab d_model^2"
-    direct_group = "" if direct in EXACT_DIRECT_PATH else "direct-quadratic"
-    return " + ".join(part for part in (attention_group, direct_group) if part) or PREFIX
+def schema(direct: str, attention: str, attention_error: str) -> TraceSchema:
+    """The trace of one knob combination (module docstring)."""
+    grid = ("V", "V", "n")
+    steps = [
+        ORDERINGS,
+        StepSchema(EQKE_HINT_STEP, hint_schema(attention_error)),
+        StepSchema(DIRECT_HINT_STEP, direct_hint_schema(direct)),
+        StepSchema(EPS_STEP, {"eps": ArraySchema(("V",), "<f4", UPPER)}),
+        StepSchema(GAP_STEP, {"gap": ArraySchema(grid, "<i4", HINT), "good": ArraySchema(grid, "|b1", CASES)}),
+        StepSchema(ATTENTION_STEP, {
+            "alpha_lo": ArraySchema((ANY,), "<f4", LOWER), "alpha_hi": ArraySchema((ANY,), "<f4", UPPER),
+        }),
+    ]
+    if attention == "mean-query+diff":
+        steps.append(StepSchema(AVERAGE_STEP, {"abar": ArraySchema(("V", "n"), "<f8", HINT)}))
+    steps.append(StepSchema(BOUND_STEP, {"bound": ArraySchema((ANY,), "<f4", UPPER)}))
+    return TraceSchema(tuple(steps))
 
 
-def complexity(direct: str, attention_error: str) -> str:
-    """The asymptotic cost of the replay: EQKE decomposition and bounds, direct path, then the case bounds."""
-    if attention_error in EXACT_ATTENTION_ERROR:
-        attention_part = "V^2 d"
-    elif attention_error in RECURSIVE:
-        attention_part = "V d"
-    else:
-        attention_part = "V d^2"
-    direct_part = "V^2 d" if direct in EXACT_DIRECT_PATH else "V d"
-    return f"O({attention_part} + {direct_part} + V^2 n^2)"
-
-
-NAMES = [
-    strategy_name(direct, attention, error)
-    for direct in DIRECT_PATH_KNOBS
-    for attention in ATTENTION_KNOBS
-    for error in ATTENTION_ERROR_KNOBS
-]
-
-
-def replay_subcubic(certificate: Certificate, weights: ModelWeights, tables: Tables) -> ReplayResult:
-    direct, attention, attention_error = parse_name(certificate.strategy_name)
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    trace = Trace(certificate.trace)
-    order = read_orderings(trace, weights)
+def replay_subcubic(direct: str, attention: str, attention_error: str, trace: Trace, tables: Tables) -> ReplayResult:
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
+    order = read_orderings(trace)
     if vocab < 2 or n_ctx < 2:
         raise InvalidCertificate(EQKE_HINT_STEP, None, None, "the subcubic strategies need d_vocab, n_ctx >= 2")
-    eqke_hints = trace.next(EQKE_HINT_STEP, hint_shapes(attention_error, vocab, weights.d_model))
-    direct_hints = trace.next(DIRECT_HINT_STEP, direct_hint_shapes(direct, weights.d_model))
-    claimed_eps = trace.next(EPS_STEP, {"eps": ((vocab,), "<f4")})["eps"]
-    grid = (vocab, vocab, n_ctx)
-    gaps = trace.next(GAP_STEP, {"gap": (grid, "<i4"), "good": (grid, "|b1")})
-    gap, good = gaps["gap"].astype(np.int64), gaps["good"]
-    alphas = trace.next(ATTENTION_STEP, {"alpha_lo": ((-1,), "<f4"), "alpha_hi": ((-1,), "<f4")})
-    average = None
-    if attention == "mean-query+diff":
-        average = trace.next(AVERAGE_STEP, {"abar": ((vocab, n_ctx), "<f8")})["abar"].astype(np.float64)
-    claimed_bound = trace.next(BOUND_STEP, {"bound": ((-1,), "<f4")})["bound"]
-    trace.finish()
+    claimed_eps = trace[EPS_STEP]["eps"]
+    gap, good = trace[GAP_STEP]["gap"].astype(np.int64), trace[GAP_STEP]["good"]
+    alphas = trace[ATTENTION_STEP]
+    average = trace[AVERAGE_STEP]["abar"].astype(np.float64) if attention == "mean-query+diff" else None
+    claimed_bound = trace[BOUND_STEP]["bound"]
 
     cases = good_cases(good, gap)
     q, m, c, _ = cases
@@ -163,9 +122,10 @@ def replay_subcubic(certificate: Certificate, weights: ModelWeights, tables: Tab
     _check_sizes(alphas["alpha_lo"].size, alphas["alpha_hi"].size, claimed_bound.size, all_max)
     _check_negative(claimed_bound, cases)
 
-    ehat, eps_enclosure = eqke_decomposition(attention_error, weights, tables, eqke_hints)
-    eps = accept_upper_bounds(claimed_eps, eps_enclosure, step=EPS_STEP, array="eps")
-    mu, slack = direct_path(direct, weights, tables, direct_hints)
+    ehat, eps_enclosure = eqke_decomposition(attention_error, tables, trace[EQKE_HINT_STEP])
+    eps = accept_upper(claimed_eps, eps_enclosure, step=EPS_STEP, array="eps")
+    mu, slack = direct_path(direct, tables, trace[DIRECT_HINT_STEP])
+    exact_rows = None if direct in EXACT_DIRECT_PATH else trace[DIRECT_HINT_STEP]["exact_rows"]
     terms = logit_terms(tables, mu)
     attended_before = np.concatenate([[0], np.cumsum(~all_max)])
     for part in _case_chunks(q, vocab, n_ctx):
@@ -174,12 +134,17 @@ def replay_subcubic(certificate: Certificate, weights: ModelWeights, tables: Tab
         attended = tuple(axis[~chunk_all_max] for axis in chunk)
         claims = slice(int(attended_before[part.start]), int(attended_before[part.stop]))
         lower, upper = attention_enclosures(tables, ehat, eps, order, attended)
-        alpha_lo = _accept(accept_lower_bounds, alphas["alpha_lo"][claims], lower, ATTENTION_STEP, "alpha_lo", attended)
-        alpha_hi = _accept(accept_upper_bounds, alphas["alpha_hi"][claims], upper, ATTENTION_STEP, "alpha_hi", attended)
-        full_lo, full_hi = np.zeros(chunk_all_max.size), np.zeros(chunk_all_max.size)
-        full_lo[~chunk_all_max], full_hi[~chunk_all_max] = alpha_lo, alpha_hi
-        bounds = case_bound_enclosures(terms, slack, chunk, full_lo, full_hi, average)
-        _accept(accept_upper_bounds, claimed_bound[part], bounds, BOUND_STEP, "bound", chunk)
+        alpha_lo = accept_lower(alphas["alpha_lo"][claims], lower, step=ATTENTION_STEP, array="alpha_lo",
+                                cases=attended)
+        alpha_hi = accept_upper(alphas["alpha_hi"][claims], upper, step=ATTENTION_STEP, array="alpha_hi",
+                                cases=attended)
+        bounds = case_bound_enclosures(terms, slack, attended, alpha_lo, alpha_hi, average)
+        accept_upper(claimed_bound[part][~chunk_all_max], bounds, step=BOUND_STEP, array="bound", cases=attended)
+        maxima = chunk[1][chunk_all_max]
+        claimed_all_max = claimed_bound[part][chunk_all_max]
+        all_max_bound = all_max_bounds(tables, terms, slack, maxima, exact_rows)
+        accept_upper(claimed_all_max, all_max_bound, step=BOUND_STEP, array="bound",
+                     cases=tuple(axis[chunk_all_max] for axis in chunk))
     notes = {"good_cases": int(q.size), "cases": int(np.count_nonzero(valid_cases(vocab, n_ctx)))}
     return ReplayResult(certified_count=covered_count(good, gap), notes=notes)
 
@@ -200,7 +165,7 @@ def good_cases(good: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, ...]:
     vocab, _, n_ctx = good.shape
     outside = good & ~valid_cases(vocab, n_ctx)
     if outside.any():
-        raise InvalidCertificate(GAP_STEP, "good", _first(outside), "claims a case outside the case grid")
+        raise InvalidCertificate(GAP_STEP, "good", first_index(outside), "claims a case outside the case grid")
     q, m, c = np.nonzero(good)
     g = gap[q, m, c]
     bad = ~gap_in_range(m, g, non_max_slots(q, m, c), vocab)
@@ -208,10 +173,6 @@ def good_cases(good: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, ...]:
         index = int(np.argmax(bad))
         raise InvalidCertificate(GAP_STEP, "gap", (int(q[index]), int(m[index]), int(c[index])), "gap out of range")
     return q, m, c, g
-
-
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
 def _check_sizes(lo_size: int, hi_size: int, bound_size: int, all_max: np.ndarray) -> None:
@@ -227,17 +188,8 @@ def _check_negative(claimed: np.ndarray, cases: tuple[np.ndarray, ...]) -> None:
     if nonnegative.any():
         index = int(np.argmax(nonnegative))
         where = tuple(int(axis[index]) for axis in cases[:3])
-        raise InvalidCertificate(BOUND_STEP, "bound", where, f"claimed-good case has bound {claimed[index]!r} >= 0")
-
-
-def _accept(accept, claimed, enclosure, step: str, array: str, cases: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``accept`` the claims; an INVALID names the failing case ``(q, m, c)``."""
-    try:
-        return accept(claimed, enclosure, step=step, array=array)
-    except InvalidCertificate as failure:
-        index = failure.index[0]
-        where = tuple(int(axis[index]) for axis in cases[:3])
-        raise InvalidCertificate(failure.step, failure.array, where, failure.reason) from None
+        reason = f"claimed-good case has bound {float(claimed[index])!r} >= 0"
+        raise InvalidCertificate(BOUND_STEP, "bound", where, reason)
 
 
 def subcubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
@@ -245,4 +197,19 @@ def subcubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
     return CASE_WORK * (d_vocab * d_vocab * (n_ctx + d_model + d_head) + d_vocab * d_model * d_head)
 
 
-register_all(NAMES, replay_subcubic, work=subcubic_work)
+def _replay(knobs: tuple[str, str, str]):
+    def replay(trace: Trace, tables: Tables) -> ReplayResult:
+        return replay_subcubic(*knobs, trace, tables)
+
+    return replay
+
+
+KNOBS = [
+    (direct, attention, error)
+    for direct in DIRECT_PATH_KNOBS
+    for attention in ATTENTION_KNOBS
+    for error in ATTENTION_ERROR_KNOBS
+]
+NAMES = [strategy_name(*knobs) for knobs in KNOBS]
+for _knobs in KNOBS:
+    register(Strategy(strategy_name(*_knobs), schema(*_knobs), _replay(_knobs), subcubic_work))

@@ -33,7 +33,11 @@ prefix maximum of ``range(EVOU[k,:])`` over k <= m - g, and ``range(EVOU[q,:])``
   the published step always uses R, which under-estimates when alpha < abar). The resulting
   ``B(alpha) = max_y (A_y + abar E_y) + (1 - abar) W + dU[q] + (alpha - abar)(R* - W)`` is convex in alpha
   (a maximum of two lines), so again its larger value at the two ends bounds it.
-* all-max case (q = m, c = 0, alpha = 1): ``B = max_{y!=m} (EUPU[m,y] - EUPU[m,m] + E_y + pi[y])``.
+* all-max case (q = m, c = 0, alpha = 1): with the exact direct path,
+  ``B = max_{y!=m} (EUPU[m,y] - EUPU[m,m] + E_y + pi[y])`` (:func:`exact_all_max`, reading the row EUPU[m]);
+  with the direct path's ``mu`` and ``dU``, ``B = max_{y!=m} (A_y + E_y) + dU[m]`` (:func:`factored_all_max`).
+  The factored knobs use the factored bound except for the max tokens their hint ``exact_rows`` names,
+  whose exact rows they read (:func:`all_max_bounds`): they pay for the EUPU rows they need and no more.
 
 Step F (counting). A case with ``B < 0`` has every sequence correct: ``C(n-1, j) (m - g + 1)^j`` of them
 (positions of the j non-max slots, tokens 0..m-g each; FIX: the published count uses m - g).
@@ -45,12 +49,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checker import flops
-from checker.attention import HI, LO, extreme_attention, extreme_slot_sums
-from checker.counting import binomial_row
-from checker.interval import Interval
-from checker.strategies.cubic_bounds import MAX, QUERY
-from checker.strategies.subcubic_eqke import row_range
+from checker.kernel import Interval
+from checker.kernel.counting import arrangement_count
+from checker.strategies.attention import HI, LO, extreme_attention, extreme_slot_sums
+from checker.strategies.cubic_bounds import MAX, QUERY, wrong_outputs
 from checker.tables import Tables
 
 
@@ -70,34 +72,28 @@ def gap_in_range(m: np.ndarray, g: np.ndarray, j: np.ndarray, vocab: int) -> np.
     return (g >= 1) & (g <= vocab - 1) & ((j == 0) | (g <= m))
 
 
-def _prefix(values: Interval, accumulate) -> Interval:
-    """Running max (or min) along the last axis of both endpoints: encloses the running max of the reals."""
-    flops.charge(flops.reduction_cost(values.shape[-1], values.size // values.shape[-1]))
-    return Interval(accumulate(values.lo, axis=-1), accumulate(values.hi, axis=-1))
-
-
 def attention_enclosures(
     tables: Tables, ehat: Interval, eps: np.ndarray, order: np.ndarray, cases: tuple[np.ndarray, ...]
 ) -> tuple[Interval, Interval]:
     """Enclosures whose ``.lo`` (first) and ``.hi`` (second) bound the attention on the max token of every
     sequence of each case ``(q, m, c, g)`` (none may be the all-max case), given accepted ``eps``."""
     q, m, c, g = cases
-    vocab, n_ctx = tables.eqkp.shape
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     slots = n_ctx - 1
     j = non_max_slots(q, m, c)
     keys = tables.eqkp[:, :slots]
-    shift = keys.lo.max(axis=1)  # any float: keeps the exponents small
-    smallest, largest = extreme_slot_sums((keys - shift[:, None]).exp(), order)
+    shift = keys.anchor(axis=1)  # any float: keeps the exponents small
+    smallest, largest = extreme_slot_sums((keys - shift).exp(), order)
 
-    spread = Interval(-eps, eps)
+    spread = Interval.spanning(Interval.exact(-eps), Interval.exact(eps))
     top = np.clip(m - g, 0, vocab - 1)
     diagonal = ehat[q, m]
-    lower = (diagonal - _prefix(ehat, np.maximum.accumulate)[q, top]) - spread[q]
-    upper = (diagonal - _prefix(ehat, np.minimum.accumulate)[q, top]) + spread[q]
-    other = (-Interval(lower.lo, upper.hi)).exp()
+    lower = (diagonal - ehat.running_max()[q, top]) - spread[q]
+    upper = (diagonal - ehat.running_min()[q, top]) + spread[q]
+    other = (-Interval.spanning(lower, upper)).exp()
     other = Interval.where(j > 0, other, Interval.exact(np.zeros(q.size)))
 
-    query_score = tables.eqkp[q, slots] - shift[q]
+    query_score = tables.eqkp[q, slots] - shift[q, 0]
     query_gap = (diagonal - ehat[q, q]) + spread[q]
     query = Interval.where(q == m, query_score.exp(), (query_score - query_gap).exp())
 
@@ -113,33 +109,32 @@ def attention_enclosures(
 
 @dataclass(frozen=True)
 class LogitTerms:
-    """Per max token m, over the wrong outputs ``y_j = others[m][j]``: ``e[m, j] = E_y``, ``a[m, j] = A_y``;
-    ``r[m] = max_j e``, ``e_min[m] = min_j e``, ``a_max[m] = max_j a``; ``ranges[k] = range(EVOU[k,:])``,
-    ``ranges_prefix[t] = max_{k<=t} ranges[k]``; ``all_max[m]`` = the all-max case's B."""
+    """Per max token m, over the wrong outputs ``y_j = others[m][j]``: ``e[m, j] = E_y``, ``pi[m, j]``,
+    ``a[m, j] = A_y``; ``r[m] = max_j e``, ``e_min[m] = min_j e``, ``a_max[m] = max_j a``;
+    ``ranges[k] = range(EVOU[k,:])``, ``ranges_prefix[t] = max_{k<=t} ranges[k]``."""
 
     e: Interval
+    pi: Interval
     a: Interval
     r: Interval
     e_min: Interval
     a_max: Interval
     ranges: Interval
     ranges_prefix: Interval
-    all_max: Interval
 
 
 def logit_terms(tables: Tables, mu: Interval) -> LogitTerms:
     """The :class:`LogitTerms` of the tables and the direct path's ``mu`` (O(V^2 n))."""
-    tokens = np.arange(tables.evou.shape[0])
-    others = np.array([np.delete(tokens, token) for token in tokens])  # [V, V-1]
-    diagonal = (tokens, tokens)
-    pi = (tables.pvou[:, others] - tables.pvou[:, tokens][:, :, None]).max(axis=0)
-    e = tables.evou[tokens[:, None], others] - tables.evou[diagonal][:, None]
+    tokens = np.arange(tables.weights.d_vocab)
+    others = wrong_outputs(tokens.size)
+    evou, pvou = tables.evou, tables.pvou
+    pi = (pvou[:, others] - pvou[:, tokens][:, :, None]).max(axis=0)
+    e = evou[tokens[:, None], others] - evou[tokens, tokens][:, None]
     a = (mu[others] - mu[:, None]) + pi
-    ranges = row_range(tables.evou)
-    direct = tables.eupu[tokens[:, None], others] - tables.eupu[diagonal][:, None]
+    ranges = evou.row_range()
     return LogitTerms(
-        e=e, a=a, r=e.max(axis=1), e_min=e.min(axis=1), a_max=a.max(axis=1), ranges=ranges,
-        ranges_prefix=_prefix(ranges, np.maximum.accumulate), all_max=(direct + e + pi).max(axis=1),
+        e=e, pi=pi, a=a, r=e.max(axis=1), e_min=e.min(axis=1), a_max=a.max(axis=1), ranges=ranges,
+        ranges_prefix=ranges.running_max(),
     )
 
 
@@ -160,37 +155,55 @@ def case_bound_enclosures(
     alpha_hi: np.ndarray,
     average: np.ndarray | None,
 ) -> Interval:
-    """Enclosures (use ``.hi``) of ``B(q, m, c)`` for every case (module docstring, step E), given accepted
-    attention bounds ``alpha_lo <= alpha <= alpha_hi`` (ignored for all-max cases), the direct path's
+    """Enclosures (use ``.hi``) of ``B(q, m, c)`` for cases other than the all-max ones (module docstring,
+    step E), given accepted attention bounds ``alpha_lo <= alpha <= alpha_hi``, the direct path's
     ``slack = dU`` and, for ``mean-query+diff``, ``average = abar`` [V, n] (None: ``drop-average-query``)."""
     q, m, c, _ = cases
     weight = non_max_weight(terms, cases)
     ends = [Interval.exact(alpha_lo), Interval.exact(alpha_hi)]
     if average is None:
         mixed = [terms.r[m] * alpha + weight * (1.0 - alpha) for alpha in ends]
-        bound = terms.a_max[m] + slack[q] + mixed[0].maximum(mixed[1])
-    else:
-        level = Interval.exact(average[m, c])
-        best = (terms.a[:, None, :] + terms.e[:, None, :] * Interval.exact(average[:, :, None])).max(axis=2)
-        corrections = []
-        for alpha, claimed in zip(ends, (alpha_lo, alpha_hi), strict=True):
-            slope = Interval.where(claimed >= average[m, c], terms.r[m], terms.e_min[m])
-            corrections.append((alpha - level) * (slope - weight))
-        bound = best[m, c] + weight * (1.0 - level) + slack[q] + corrections[0].maximum(corrections[1])
-    all_max = (q == m) & (c == 0)
-    return Interval.where(all_max, terms.all_max[m], bound)
+        return terms.a_max[m] + slack[q] + mixed[0].maximum(mixed[1])
+    level = Interval.exact(average[m, c])
+    best = (terms.a[:, None, :] + terms.e[:, None, :] * Interval.exact(average[:, :, None])).max(axis=2)
+    corrections = []
+    for alpha, claimed in zip(ends, (alpha_lo, alpha_hi), strict=True):
+        slope = Interval.where(claimed >= average[m, c], terms.r[m], terms.e_min[m])
+        corrections.append((alpha - level) * (slope - weight))
+    return best[m, c] + weight * (1.0 - level) + slack[q] + corrections[0].maximum(corrections[1])
+
+
+def exact_all_max(tables: Tables, terms: LogitTerms, maxima: np.ndarray) -> Interval:
+    """``B`` of the all-max cases of ``maxima`` with the exact direct path (module docstring): reads the
+    EUPU rows of ``maxima`` only."""
+    others = wrong_outputs(tables.weights.d_vocab)[maxima]
+    rows = tables.eupu_rows(maxima)
+    index = np.arange(maxima.size)
+    direct = rows[index[:, None], others] - rows[index, maxima][:, None]
+    return (direct + terms.e[maxima] + terms.pi[maxima]).max(axis=-1)
+
+
+def factored_all_max(terms: LogitTerms, slack: Interval, maxima: np.ndarray) -> Interval:
+    """``B`` of the all-max cases of ``maxima`` with the direct path's ``mu`` and ``dU`` (module docstring)."""
+    return (terms.a[maxima] + terms.e[maxima]).max(axis=-1) + slack[maxima]
+
+
+def all_max_bounds(
+    tables: Tables, terms: LogitTerms, slack: Interval, maxima: np.ndarray, exact_rows: np.ndarray | None
+) -> Interval:
+    """Enclosures of ``B`` for the all-max cases of ``maxima``: the exact one for an exact direct path
+    (``exact_rows`` None); otherwise the exact one where the hint ``exact_rows`` [V] is True for the max
+    token and the factored one elsewhere (both enclose the same real, so any hint is sound)."""
+    if exact_rows is None:
+        return exact_all_max(tables, terms, maxima)
+    exact = exact_rows[maxima]
+    parts = [(~exact, factored_all_max(terms, slack, maxima[~exact]))]
+    if exact.any():
+        parts.append((exact, exact_all_max(tables, terms, maxima[exact])))
+    return Interval.assemble(maxima.size, parts)
 
 
 def covered_count(good: np.ndarray, gap: np.ndarray) -> int:
     """``sum over good cases of C(n-1, j) (m - g + 1)^j`` (Python ints; step F)."""
-    n_ctx = good.shape[2]
     q, m, c = np.nonzero(good)
-    j = non_max_slots(q, m, c)
-    free = m - gap[q, m, c] + 1
-    pairs, multiplicity = np.unique(np.stack([j, free]), axis=1, return_counts=True)
-    flops.charge_bookkeeping(4 * q.size)
-    arrangements = binomial_row(n_ctx - 1)
-    return sum(
-        int(times) * arrangements[int(slots)] * int(choices) ** int(slots)
-        for (slots, choices), times in zip(pairs.T, multiplicity, strict=True)
-    )
+    return arrangement_count(good.shape[2] - 1, non_max_slots(q, m, c), m - gap[q, m, c] + 1)

@@ -37,10 +37,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from certificates.model_file import ModelWeights
-from checker import flops
-from checker.exact import ExactMatrix
-from checker.interval import Interval
+from checker.kernel import ExactMatrix, Interval
+from checker.schema import HINT, ArraySchema
 from checker.tables import Tables
 
 SVD_DECOMPOSITION = ("svd", "max-diff", "mean+max-diff", "max-diff-exact")
@@ -56,13 +54,13 @@ SVD_HINTS = ("u", "v")
 SUBPRODUCT_HINTS = ("q1", "q2", "k1", "k2", "uq", "uk")
 
 
-def hint_shapes(knob: str, vocab: int, d_model: int) -> dict[str, tuple[tuple[int, ...], str]]:
+def hint_schema(knob: str) -> dict[str, ArraySchema]:
     """The hint arrays (float64 directions) a knob's decomposition reads."""
     if knob in SVD_DECOMPOSITION:
-        return {name: ((vocab,), "<f8") for name in SVD_HINTS}
+        return {name: ArraySchema(("V",), "<f8", HINT) for name in SVD_HINTS}
     if knob in SUBPRODUCT_DECOMPOSITION:
-        shapes = {name: ((vocab,), "<f8") for name in SUBPRODUCT_HINTS[:4]}
-        return shapes | {name: ((d_model,), "<f8") for name in SUBPRODUCT_HINTS[4:]}
+        vocab_side = {name: ArraySchema(("V",), "<f8", HINT) for name in SUBPRODUCT_HINTS[:4]}
+        return vocab_side | {name: ArraySchema(("d",), "<f8", HINT) for name in SUBPRODUCT_HINTS[4:]}
     return {}
 
 
@@ -77,53 +75,32 @@ class QKFactors:
     unscale: Interval
 
 
-def query_side(weights: ModelWeights) -> Interval:
-    """Enclosure of ``E~q = E + P_{n-1}`` (V x d), exact sums rounded once."""
-    embed = ExactMatrix.from_float32(weights.W_E)
-    return (embed + ExactMatrix.from_float32(weights.W_pos)[weights.n_ctx - 1 :]).to_interval()
-
-
-def qk_factors(weights: ModelWeights) -> QKFactors:
-    """The exact factors of ``s n EQKE'``, each entry rounded once (charged V d + (n+1) d V)."""
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    embed = ExactMatrix.from_float32(weights.W_E)
-    positions = ExactMatrix.from_float32(weights.W_pos)
-    position_sum = positions[0:1]
-    for p in range(1, n_ctx):
-        position_sum = position_sum + positions[p : p + 1]
-    flops.charge(embed.ints.size)  # n E
-    key_side = ExactMatrix(embed.ints * n_ctx, embed.exponent) + position_sum
-    ones = Interval.exact(np.ones((vocab, 1)))
+def qk_factors(tables: Tables) -> QKFactors:
+    """The exact factors of ``s n EQKE'`` (:attr:`Tables.query_side`, :attr:`Tables.key_side`), and the
+    enclosure of ``1 / (s n)`` (one square root and one division)."""
+    weights = tables.weights
+    n_ctx = weights.n_ctx
+    ones = Interval.exact(np.ones((weights.d_vocab, 1)))
     one = ExactMatrix(np.array([[1]], dtype=object), 0)
     return QKFactors(
-        x0=Interval.concatenate([query_side(weights), ones], axis=1),
+        x0=Interval.concatenate([tables.query_side, ones], axis=1),
         x1=Interval.exact(np.concatenate([weights.W_Q, weights.b_Q[None, :]], axis=0)),
         x2=Interval.exact(weights.W_K.T),
-        x3=key_side.to_interval().T,
+        x3=tables.key_side.T,
         unscale=one.to_interval(Fraction(weights.attn_scale_squared) * n_ctx * n_ctx).reshape(()),
     )
 
 
 # ----------------------------------------------------------------------------- row-diff primitives
-def row_range(matrix: Interval) -> Interval:
-    """Enclosure of ``max_j M[r, j] - min_j M[r, j]`` per row."""
-    return matrix.max(axis=1) - matrix.min(axis=1)
-
-
-def vector_range(vector: Interval) -> Interval:
-    """Enclosure of ``max_j w_j - min_j w_j`` of a vector (a 0-d interval)."""
-    return row_range(vector.reshape(1, -1)).reshape(())
-
-
 def max_row_diff(left: Interval, right: Interval) -> Interval:
     """Upper bounds (``.hi``) of ``range((L R)[q, :])``: ``sum_k |L[q,k]| range(R[k,:])``."""
-    return left.abs().matmul(row_range(right).reshape(-1, 1)).reshape(-1)
+    return left.abs().matmul(right.row_range().reshape(-1, 1)).reshape(-1)
 
 
 def mean_max_row_diff(left: Interval, right: Interval) -> Interval:
     """Upper bounds of ``range((L R)[q, :])``: ``range(a R) + sum_k |L[q,k] - a_k| range(R[k,:])``, a = mean row."""
     mean = left.mean(axis=0).reshape(1, -1)
-    return vector_range(mean.matmul(right).reshape(-1)) + max_row_diff(left - mean, right)
+    return mean.matmul(right).reshape(-1).row_range() + max_row_diff(left - mean, right)
 
 
 def _outer(column: Interval, row: Interval) -> Interval:
@@ -178,18 +155,13 @@ def svd_decomposition(factors: QKFactors, hints: dict[str, np.ndarray]) -> tuple
 
 def _rank_one_row_diffs(remainder: SvdRemainder) -> Interval:
     """Row-range bounds of ``u w^T + z v^T``: ``|u_q| range(w) + |z_q| range(v)``."""
-    return remainder.u.abs() * vector_range(remainder.w) + remainder.z.abs() * vector_range(remainder.v)
-
-
-def _nonnegative(value: Interval) -> Interval:
-    """``value`` with its lower endpoint clamped at 0, for a quantity known to be >= 0 (keeps sqrt defined)."""
-    return Interval(np.maximum(value.lo, 0.0), value.hi)
+    return remainder.u.abs() * remainder.w.row_range() + remainder.z.abs() * remainder.v.row_range()
 
 
 def _norm(vector: Interval) -> Interval:
-    """Enclosure of the Euclidean norm."""
+    """Enclosure of the Euclidean norm (a sum of squares is >= 0, so the square root is defined)."""
     magnitude = vector.abs()
-    return _nonnegative((magnitude * magnitude).sum(axis=0)).sqrt()
+    return (magnitude * magnitude).sum(axis=0).known_nonnegative().sqrt()
 
 
 def sigma1_upper(left: Interval, right: Interval, squarings: int = 3) -> Interval:
@@ -204,7 +176,7 @@ def sigma1_upper(left: Interval, right: Interval, squarings: int = 3) -> Interva
     for _ in range(squarings - 1):
         gram = gram.matmul(gram)
     trace = (gram * gram.T).sum(axis=1).sum(axis=0)
-    root = _nonnegative(trace)
+    root = trace.known_nonnegative()
     for _ in range(squarings + 1):
         root = root.sqrt()
     return root
@@ -295,32 +267,29 @@ def subproduct_error_bounds(knob: str, parts: Subproduct) -> Interval:
             result = result.minimum(bound(*split))
         return result
     every_level = knob == "mean-recursive+max-diff-subproduct-recursive"
-    ranges = row_range(m3)
+    ranges = m3.row_range()
     for level, (factor, below) in enumerate(((m2, (m3,)), (m1, (m2, m3)), (m0, (m1, m2, m3)))):
         if every_level or (level == 2 and knob == "mean+max-diff-subproduct-recursive"):
             mean = factor.mean(axis=0)
             centred = (factor - mean.reshape(1, -1)).abs()
-            ranges = vector_range(_vector_chain(mean, *below)) + _column_chain(centred, ranges)
+            ranges = _vector_chain(mean, *below).row_range() + _column_chain(centred, ranges)
         else:
             ranges = _column_chain(factor.abs(), ranges)
     return ranges
 
 
 # ----------------------------------------------------------------------------- dispatch
-def eqke_decomposition(
-    knob: str, weights: ModelWeights, tables: Tables, hints: dict[str, np.ndarray]
-) -> tuple[Interval, Interval]:
+def eqke_decomposition(knob: str, tables: Tables, hints: dict[str, np.ndarray]) -> tuple[Interval, Interval]:
     """``(Ehat, eps)`` in true units for an attention-error knob: ``Ehat`` [V, V] encloses the real
     approximation, ``eps.hi`` [V] bounds the row ranges of ``Err = EQKE' - Ehat`` (module docstring)."""
-    vocab = weights.d_vocab
     if knob == "exact":
-        return tables.eqke, Interval.exact(np.zeros(vocab))
-    factors = qk_factors(weights)
+        return tables.eqke, Interval.exact(np.zeros(tables.weights.d_vocab))
+    factors = qk_factors(tables)
     if knob in SVD_DECOMPOSITION:
         ehat, remainder = svd_decomposition(factors, hints)
         if knob == "max-diff-exact":
             # Err's row ranges equal those of EQKE - Ehat (constant row shift).
-            return ehat, row_range(tables.eqke - ehat)
+            return ehat, (tables.eqke - ehat).row_range()
         return ehat, svd_error_bounds(knob, remainder) * factors.unscale
     if knob in SUBPRODUCT_DECOMPOSITION:
         ehat, parts = subproduct_decomposition(factors, hints)

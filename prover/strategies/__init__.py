@@ -1,9 +1,12 @@
 """The registry of proof strategies on the prover side; names mirror :mod:`checker.strategies`.
 
-A strategy's ``prove`` function receives the model (weights as stored, and a float64 torch module on
-the chosen device) and returns its claim, its knobs and its trace; :func:`prover.certify.prove` wraps
-that into a certificate. Claims should be slightly conservative (bounds rounded outward) so that the
-checker's rigorous replay accepts every true claim.
+A strategy's ``prove`` function receives the model (weights as stored, and the device to compute on) and
+returns its claim, its knobs and its trace arrays (step -> array name -> array);
+:func:`prover.certify.prove` writes them through the checker's schema of the same name
+(:meth:`checker.schema.TraceSchema.write`) into a certificate. Claims should be slightly conservative
+(bounds rounded outward) so that the checker's rigorous replay accepts every true claim. The family (the
+paper's table group) and the complexity class of each strategy are recorded here, on the prover side:
+no verdict needs them.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from certificates.codec import TraceStep
 from certificates.model_file import ModelWeights
+from checker.schema import Trace
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,10 @@ class ProofInput:
 
 @dataclass
 class ProofOutput:
-    """A strategy's result: the claimed number of correct sequences, its knobs and its trace."""
+    """A strategy's result: the claimed number of correct sequences, its knobs and its trace arrays."""
 
     claim_correct: int
-    trace: list[TraceStep]
+    trace: Trace
     params: dict[str, str | int | bool] = field(default_factory=dict)
 
 

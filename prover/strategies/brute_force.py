@@ -12,7 +12,6 @@ import itertools
 
 import torch
 
-from certificates.codec import TraceStep
 from prover.progress import progress
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.tables import torch_tables
@@ -81,7 +80,7 @@ def prove_brute_force(proof_input: ProofInput) -> ProofOutput:
     failures = torch.nonzero(~claimed).squeeze(1)[:MAX_LISTED_FAILURES].numpy().astype("<i8")
     return ProofOutput(
         claim_correct=int(claimed.sum()),
-        trace=[TraceStep(step="failures", arrays={"sequences": failures})],
+        trace={"failures": {"sequences": failures}},
         params={"claim_margin": str(CLAIM_MARGIN)},
     )
 

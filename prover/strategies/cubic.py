@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from certificates.codec import TraceStep
 from certificates.model_file import ModelWeights
-from checker.interval import Interval
+from checker.kernel import Interval
+from checker.schema import Trace
 from checker.strategies import cubic_bounds as checker_bounds
 from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP, cubic_coefficient
-from checker.tables import compute_tables
+from checker.tables import Tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.tables import torch_tables
 
@@ -175,11 +175,11 @@ def checkable(
     checker's logit paths; ``condition`` (shares [2, 3, cases with c >= 1], cases) -> mask over those
     cases is an extra side condition.
     """
-    tables = compute_tables(weights)
+    tables = Tables(weights)
     paths = checker_bounds.logit_paths(tables)
     cases = np.nonzero(claimed < 0)
     rigorous, attention = checker_bounds.case_bounds(tables, order, cases, paths, coefficient(paths))
-    accepted = claimed[cases] >= rigorous.hi
+    accepted = rigorous.bounded_above_by(claimed[cases])
     if condition is not None:
         accepted[cases[3] > 0] &= condition(attention, cases)
     good = np.zeros(claimed.shape, dtype=bool)
@@ -187,12 +187,9 @@ def checkable(
     return good
 
 
-def bound_steps(order: np.ndarray, claimed: np.ndarray, good: np.ndarray) -> tuple[list[TraceStep], int]:
+def bound_steps(order: np.ndarray, claimed: np.ndarray, good: np.ndarray) -> tuple[Trace, int]:
     """The ``orderings`` and ``bounds`` trace steps for the good cases' float32 claims, and the count."""
-    steps = [
-        TraceStep(ORDER_STEP, {"order": order}),
-        TraceStep(BOUND_STEP, {"good": good, "bound": claimed[good].astype("<f4")}),
-    ]
+    steps = {ORDER_STEP: {"order": order}, BOUND_STEP: {"good": good, "bound": claimed[good].astype("<f4")}}
     return steps, checker_bounds.covered_count(good)
 
 

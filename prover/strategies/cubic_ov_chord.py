@@ -15,9 +15,9 @@ import math
 import numpy as np
 import torch
 
-from certificates.codec import TraceStep
-from checker.interval import Interval
-from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME, share_ratio_upper
+from checker.kernel import Interval
+from checker.strategies.cubic import BOUND_STEP, ORDER_STEP
+from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME, share_ratio
 from checker.strategies.cubic_ov_chord import chord_coefficient as checker_chord_coefficient
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.strategies.cubic import CaseGrid, LogitPaths, bound_steps, checkable, claim_margin, claimed_bounds
@@ -39,7 +39,7 @@ def chord_coefficient(paths: LogitPaths, weight: torch.Tensor) -> torch.Tensor:
     return own_max + (chord_end - own_max) / weight[None]
 
 
-def share_ratio(grid: CaseGrid) -> torch.Tensor:
+def grid_share_ratio(grid: CaseGrid) -> torch.Tensor:
     """``lam = K / (P + K)`` [q, m, k, c], the larger of the two configurations."""
     vocab = grid.paths.h.shape[0]
     query_is_max = torch.eye(vocab, dtype=torch.bool, device=grid.paths.h.device)[:, :, None, None]
@@ -76,7 +76,7 @@ def search_weights(grid: CaseGrid, ratio: torch.Tensor) -> torch.Tensor:
 
 def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
     grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
-    ratio = share_ratio(grid)
+    ratio = grid_share_ratio(grid)
     best_weight = search_weights(grid, ratio)
     claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, best_weight)), grid.tables)
     allowed = ratio <= best_weight[None, :, None, :] * (1 - RATIO_MARGIN)
@@ -87,14 +87,15 @@ def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
 
     def ratio_holds(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:
         copies = cases[3] > 0
-        return share_ratio_upper(attention, cases) <= weight[cases[1][copies], cases[3][copies]]
+        chord = weight[cases[1][copies], cases[3][copies]][None]
+        return share_ratio(attention, cases).bounded_above_by(chord).all(axis=0)
 
     good = checkable(
         proof_input.weights, order, claimed, lambda paths: checker_chord_coefficient(paths, weight), ratio_holds
     )
     steps, count = bound_steps(order, claimed, good)
-    chords = TraceStep(CHORD_STEP, {"weight": weight})
-    return ProofOutput(claim_correct=count, trace=[steps[0], chords, steps[1]], params={})
+    trace = {ORDER_STEP: steps[ORDER_STEP], CHORD_STEP: {"weight": weight}, BOUND_STEP: steps[BOUND_STEP]}
+    return ProofOutput(claim_correct=count, trace=trace, params={})
 
 
 register(

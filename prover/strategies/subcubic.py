@@ -5,6 +5,31 @@ Every strategy searches its hints and gaps with :mod:`prover.subcubic_search` an
 one model (the exact tables, the positional ordering, the hint directions, the EQKE decompositions
 and the attention claims of every candidate case) are cached for the most recent model, so proving the
 whole family computes them once per attention-error knob.
+
+Families (the paper's table groups; "exact direct path" = the knobs that use the whole EUPU table):
+
+=========================================================  ===============================================  ======
+family                                                     attn-err knobs / EUPU knobs                      count
+=========================================================  ===============================================  ======
+subcubic                                                   exact, max-diff-exact / max-diff-exact,              8
+                                                           global-max-diff-exact
+attention-d_vocab d_model^2                                svd, max-diff, mean+max-diff, max-diff-subproduct,  20
+                                                           mean+max-diff-subproduct / the 2 exact EUPU knobs
+attention-quadratic                                        the 3 ``*-recursive`` knobs / the 2 exact EUPU      12
+direct-quadratic                                           exact, max-diff-exact / mean-query+max-diff,       12
+                                                           svd-query+max-diff, max-diff
+attention-d_vocab d_model^2 + direct-quadratic             the 5 d_vocab d_model^2 knobs / the 3 quadratic    30
+attention-quadratic + direct-quadratic                     the 3 recursive knobs / the 3 quadratic            18
+=========================================================  ===============================================  ======
+
+(each with both attention knobs, ``drop-average-query`` and ``mean-query+diff``).
+
+Complexity classes (:func:`complexity`) name every term a replay pays under cost model v2, the exact
+tables it reads included: ``V^2 d`` for EVOU (every member), ``V^2 h`` for EQKE (the exact attention
+errors), ``V^2 d`` for EUPU (the exact direct paths; the factored ones read at most V rows of it, for
+the all-max cases their factored bound cannot prove), ``V d h`` for the query side of EQKP and for the
+d_vocab d_model^2 decompositions, ``V d`` for the factored direct paths and the recursive errors, and
+``V^2 n^2`` for the case bounds.
 """
 
 from __future__ import annotations
@@ -14,9 +39,8 @@ from functools import partial
 import numpy as np
 import torch
 
-from certificates.codec import TraceStep
 from certificates.model_file import ModelWeights
-from checker.interval import Interval
+from checker.kernel import Interval
 from checker.strategies.cubic import ORDER_STEP
 from checker.strategies.subcubic import (
     ATTENTION_STEP,
@@ -27,14 +51,12 @@ from checker.strategies.subcubic import (
     EQKE_HINT_STEP,
     GAP_STEP,
     NAMES,
-    complexity,
-    family,
     parse_name,
 )
 from checker.strategies.subcubic_bounds import covered_count, logit_terms
-from checker.strategies.subcubic_direct import direct_path
-from checker.strategies.subcubic_eqke import eqke_decomposition
-from checker.tables import Tables, compute_tables
+from checker.strategies.subcubic_direct import EXACT_DIRECT_PATH, direct_path
+from checker.strategies.subcubic_eqke import SUBPRODUCT_DECOMPOSITION, eqke_decomposition
+from checker.tables import Tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.strategies.cubic import positional_order
 from prover.subcubic_search import (
@@ -42,10 +64,39 @@ from prover.subcubic_search import (
     candidate_attention,
     direct_hints,
     eqke_hints,
+    exact_rows_hint,
     round_up32,
     search_claims,
 )
 from prover.tables import torch_tables
+
+RECURSIVE = tuple(knob for knob in SUBPRODUCT_DECOMPOSITION if knob.endswith("recursive"))
+EXACT_ATTENTION_ERROR = ("exact", "max-diff-exact")
+
+
+def family(direct: str, attention_error: str) -> str:
+    """The paper's table group of a knob combination (module docstring)."""
+    if attention_error in EXACT_ATTENTION_ERROR:
+        attention_group = ""
+    elif attention_error in RECURSIVE:
+        attention_group = "attention-quadratic"
+    else:
+        attention_group = "attention-d_vocab d_model^2"
+    direct_group = "" if direct in EXACT_DIRECT_PATH else "direct-quadratic"
+    return " + ".join(part for part in (attention_group, direct_group) if part) or "subcubic"
+
+
+def complexity(direct: str, attention_error: str) -> str:
+    """The asymptotic cost of the replay, every term it pays (module docstring)."""
+    if attention_error in EXACT_ATTENTION_ERROR:
+        attention_part = "V^2 h"
+    elif attention_error in RECURSIVE:
+        attention_part = "V d"
+    else:
+        attention_part = "V d h"
+    direct_part = "V^2 d" if direct in EXACT_DIRECT_PATH else "V d"
+    return f"O(V^2 d [EVOU] + {attention_part} [EQKE] + {direct_part} [EUPU] + V d h [EQKP] + V^2 n^2)"
+
 
 _cache: dict[object, object] = {}
 
@@ -61,7 +112,7 @@ def _cached(weights: ModelWeights, key: tuple, compute):
 
 
 def _tables(weights: ModelWeights) -> Tables:
-    return _cached(weights, ("tables",), lambda: compute_tables(weights))
+    return _cached(weights, ("tables",), lambda: Tables(weights))
 
 
 def _eqke(weights: ModelWeights, knob: str, device: torch.device) -> tuple[dict, np.ndarray, Interval]:
@@ -69,7 +120,7 @@ def _eqke(weights: ModelWeights, knob: str, device: torch.device) -> tuple[dict,
 
     def compute() -> tuple[dict, np.ndarray, Interval]:
         hints = eqke_hints(weights, knob, device)
-        ehat, eps = eqke_decomposition(knob, weights, _tables(weights), hints)
+        ehat, eps = eqke_decomposition(knob, _tables(weights), hints)
         claimed = round_up32(eps.hi)
         if not np.isfinite(claimed).all():
             raise ValueError(f"the EQKE error bounds of knob {knob!r} exceed the float32 range")
@@ -89,23 +140,27 @@ def prove_subcubic(name: str, proof_input: ProofInput) -> ProofOutput:
     )
     hints, eps, ehat = _eqke(weights, attention_error, device)
     d_hints = direct_hints(weights, direct, device)
-    mu, slack = direct_path(direct, weights, tables, d_hints)
+    mu, slack = direct_path(direct, tables, d_hints)
+    terms = logit_terms(tables, mu)
+    if direct not in EXACT_DIRECT_PATH:
+        d_hints["exact_rows"] = exact_rows_hint(tables, terms, slack)
     inputs = ClaimInputs(
-        tables=tables, ehat=ehat, eps=eps.astype(np.float64), order=order, terms=logit_terms(tables, mu), slack=slack
+        tables=tables, ehat=ehat, eps=eps.astype(np.float64), order=order, terms=terms, slack=slack,
+        exact_rows=d_hints.get("exact_rows"),
     )
     candidates = _cached(weights, ("attention", attention_error), lambda: candidate_attention(inputs))
     claims = search_claims(inputs, candidates, mean_query=attention == "mean-query+diff")
-    trace = [
-        TraceStep(ORDER_STEP, {"order": order}),
-        TraceStep(EQKE_HINT_STEP, hints),
-        TraceStep(DIRECT_HINT_STEP, d_hints),
-        TraceStep(EPS_STEP, {"eps": eps}),
-        TraceStep(GAP_STEP, {"gap": claims.gap, "good": claims.good}),
-        TraceStep(ATTENTION_STEP, {"alpha_lo": claims.alpha_lo, "alpha_hi": claims.alpha_hi}),
-    ]
+    trace = {
+        ORDER_STEP: {"order": order},
+        EQKE_HINT_STEP: hints,
+        DIRECT_HINT_STEP: d_hints,
+        EPS_STEP: {"eps": eps},
+        GAP_STEP: {"gap": claims.gap, "good": claims.good},
+        ATTENTION_STEP: {"alpha_lo": claims.alpha_lo, "alpha_hi": claims.alpha_hi},
+    }
     if claims.average is not None:
-        trace.append(TraceStep(AVERAGE_STEP, {"abar": claims.average}))
-    trace.append(TraceStep(BOUND_STEP, {"bound": claims.bound}))
+        trace[AVERAGE_STEP] = {"abar": claims.average}
+    trace[BOUND_STEP] = {"bound": claims.bound}
     return ProofOutput(
         claim_correct=covered_count(claims.good, claims.gap),
         trace=trace,

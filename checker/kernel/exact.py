@@ -7,7 +7,7 @@ in BLAS). :meth:`ExactMatrix.to_interval` then rounds each entry, or each entry 
 ``sqrt(scale_squared)``, ONCE to a float64 interval ``[lo, hi]`` with ``lo <= value <= hi`` and ``lo``,
 ``hi`` equal or adjacent floats, decided by exact integer comparisons.
 
-Arithmetic charges the active :mod:`checker.flops` counter as real arithmetic (cost model v1):
+Arithmetic charges the active :mod:`checker.kernel.flops` counter as real arithmetic (cost model v2):
 an elementwise sum or difference one FLOP per output entry, a product (a x k)(k x b) a*b*(2k-1),
 and :meth:`ExactMatrix.to_interval` with a scale one square root plus one division per entry.
 """
@@ -20,8 +20,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from checker import flops
-from checker.interval import Interval
+from checker.kernel import flops
+from checker.kernel.interval import Interval
 
 DBL_MAX = float(np.finfo(np.float64).max)
 FLOAT32_MANTISSA_BITS = 24
@@ -67,10 +67,6 @@ class ExactMatrix:
         """A vector of length m as a (1 x m) matrix (broadcasts over rows)."""
         return ExactMatrix(self.ints.reshape(1, -1), self.exponent)
 
-    def as_column(self) -> ExactMatrix:
-        """A vector of length m as an (m x 1) matrix (broadcasts over columns)."""
-        return ExactMatrix(self.ints.reshape(-1, 1), self.exponent)
-
     def __getitem__(self, index) -> ExactMatrix:
         return ExactMatrix(np.asarray(self.ints[index], dtype=object), self.exponent)
 
@@ -86,12 +82,17 @@ class ExactMatrix:
         flops.charge(result.size)
         return ExactMatrix(result, common)
 
-    def __sub__(self, other: ExactMatrix) -> ExactMatrix:
-        """Exact elementwise difference (numpy broadcasting); one FLOP per output entry."""
-        left, right, common = self._aligned(other)
-        result = left - right
-        flops.charge(result.size)
-        return ExactMatrix(result, common)
+    def times(self, factor: int) -> ExactMatrix:
+        """The exact product by an integer; one FLOP per entry."""
+        flops.charge(self.ints.size)
+        return ExactMatrix(self.ints * int(factor), self.exponent)
+
+    def column_sums(self) -> ExactMatrix:
+        """The exact (1 x m) sums of the rows of an (r x m) matrix; (r - 1) FLOPs per column."""
+        rows, cols = self.shape
+        flops.charge(flops.reduction_cost(rows, cols))
+        return ExactMatrix(self.ints.sum(axis=0, keepdims=True) if rows else np.zeros((1, cols), dtype=object),
+                           self.exponent)
 
     def __matmul__(self, other: ExactMatrix) -> ExactMatrix:
         """Exact (a x k) @ (k x b) product; charges a*b*(2k-1)."""

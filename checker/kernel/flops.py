@@ -1,28 +1,35 @@
-"""Cost model v1: the FLOP counter behind every arithmetic operation of the checker.
+"""Cost model v2: the FLOP counter behind every arithmetic operation of the checker.
 
 Proof length is the number of real-number operations the checker's replay executes (SPEC section 4):
-an interval operation counts as the one real operation it encloses. Every operation of
-:mod:`checker.interval` charges the active counter; code that computes on raw float arrays for speed
-(the brute-force filter) charges explicitly through :func:`charge`. Integer bookkeeping of the final
-count is reported separately through :func:`charge_bookkeeping`.
+an interval operation counts as the one real operation it encloses. Only the kernel charges: every
+operation of :mod:`checker.kernel.interval`, :mod:`checker.kernel.lower` and :mod:`checker.kernel.exact`
+charges the active counter, and integer bookkeeping of the final count (:mod:`checker.kernel.counting`)
+is reported apart from the FLOPs. Strategies never charge by hand (a test enforces it), so the proof
+length is what was executed.
+
+Version 2 differs from version 1 in what is charged, not in the price of an operation: an exact table
+(or part of one) is charged to a replay only if the replay reads it, once per replay
+(:func:`charge_once`, used by :mod:`checker.tables`); and the brute-force filter is charged by the same
+kernel operations as everything else.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-COST_MODEL_VERSION = 1
+COST_MODEL_VERSION = 2
 
 
 @dataclass
 class FlopCounter:
-    """Running totals of one replay."""
+    """Running totals of one replay, and the shared results already charged to it."""
 
     flops: int = 0
     bookkeeping: int = 0
+    charged: set[Hashable] = field(default_factory=set)
 
 
 _active: contextvars.ContextVar[FlopCounter | None] = contextvars.ContextVar("flop_counter", default=None)
@@ -43,6 +50,14 @@ def charge(flops: int) -> None:
     """Add ``flops`` real-number operations to the active counter (no-op outside :func:`counting`)."""
     counter = _active.get()
     if counter is not None:
+        counter.flops += int(flops)
+
+
+def charge_once(key: Hashable, flops: int) -> None:
+    """Charge ``flops`` for the shared result ``key`` unless the active counter was charged for it."""
+    counter = _active.get()
+    if counter is not None and key not in counter.charged:
+        counter.charged.add(key)
         counter.flops += int(flops)
 
 
