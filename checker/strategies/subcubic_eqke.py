@@ -37,7 +37,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from checker.kernel import ExactMatrix, Interval
+from checker.kernel import Interval
+from checker.kernel.exact import inverse_square_root
 from checker.schema import HINT, ArraySchema
 from checker.tables import Tables
 
@@ -81,13 +82,12 @@ def qk_factors(tables: Tables) -> QKFactors:
     weights = tables.weights
     n_ctx = weights.n_ctx
     ones = Interval.exact(np.ones((weights.d_vocab, 1)))
-    one = ExactMatrix(np.array([[1]], dtype=object), 0)
     return QKFactors(
         x0=Interval.concatenate([tables.query_side, ones], axis=1),
         x1=Interval.exact(np.concatenate([weights.W_Q, weights.b_Q[None, :]], axis=0)),
         x2=Interval.exact(weights.W_K.T),
         x3=tables.key_side.T,
-        unscale=one.to_interval(Fraction(weights.attn_scale_squared) * n_ctx * n_ctx).reshape(()),
+        unscale=inverse_square_root(Fraction(weights.attn_scale_squared) * n_ctx * n_ctx),
     )
 
 

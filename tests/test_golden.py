@@ -1,0 +1,46 @@
+"""Golden examples, drat-trim style: committed certificates of a tiny model with the checker's expected
+answers (``examples/golden/expected.json``, made by ``examples/golden/make_golden.py``).
+
+One certificate per strategy family and a few hostile ones; the ``check`` command, run once on all of them
+in a subprocess, must give exactly the recorded verdict, counts, FLOPs (cost model v2) and message. A
+change to any replay, to the kernel's charges or to the cost model shows up here as a changed number, to be
+explained and the goldens regenerated on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from certificates.model_file import load_model
+from checker.kernel.flops import COST_MODEL_VERSION
+from tests.cli_runner import check
+
+GOLDEN = Path(__file__).resolve().parent.parent / "examples" / "golden"
+EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
+FAMILIES = ("brute-force", "cubic", "cubic-ov-chord", "subcubic/")
+
+
+def test_the_goldens_cover_every_family_and_the_current_cost_model():
+    strategies = [entry["strategy"] for entry in EXPECTED["certificates"] if entry["status"] == "VALID"]
+    assert all(any(name.startswith(family) for name in strategies) for family in FAMILIES)
+    assert sum(name.startswith("subcubic/") for name in strategies) == 6  # one per subcubic family
+    assert {"INVALID", "ERROR"} <= {entry["status"] for entry in EXPECTED["certificates"]}
+    assert EXPECTED["cost_model"] == COST_MODEL_VERSION
+    assert load_model(GOLDEN / EXPECTED["model"]).digest == EXPECTED["model_digest"]
+
+
+def test_check_answers_exactly_what_was_recorded():
+    entries = EXPECTED["certificates"]
+    result = check(*(GOLDEN / entry["file"] for entry in entries), "--model", GOLDEN / EXPECTED["model"], "--json")
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2  # the worst verdict: the recorded ERROR
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == len(entries)
+    for entry, answer in zip(entries, answers, strict=True):
+        assert answer["certificate"].endswith(entry["file"])
+        got = {key: answer[key] for key in ("strategy", "status", "claimed", "certified_count", "flops", "message")}
+        got["bookkeeping_ops"] = answer["bookkeeping_ops"]
+        want = {key: entry[key] for key in got}
+        assert got == want, entry["file"]
+        assert answer["cost_model"] == COST_MODEL_VERSION
