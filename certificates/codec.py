@@ -282,21 +282,21 @@ def _info_from(obj: object) -> dict[str, object]:
 
 
 def _check_json_like(value: object, where: str, depth: int) -> None:
-    """Raise unless ``value`` is nil, bool, int (msgpack range), finite float, str, or a list/tuple or
-    str-keyed map of such values; ``depth`` counts the enclosing containers, which may be at most
-    MAX_INFO_DEPTH (the info map itself is depth 1; tuples only occur when encoding)."""
+    """Raise unless ``value`` is nil, bool, int (msgpack range), finite float, str, or a list or str-keyed
+    map of such values; ``depth`` counts the enclosing containers, which may be at most MAX_INFO_DEPTH
+    (the info map itself is depth 1)."""
     kind = type(value)
-    if kind in (list, tuple, dict) and depth > MAX_INFO_DEPTH:
+    if isinstance(value, (list, dict)) and depth > MAX_INFO_DEPTH:
         raise CertificateFormatError(f"{where}: nested deeper than {MAX_INFO_DEPTH} levels")
     if kind is int:
         strict_int(value, where, minimum=_MSGPACK_INT_MIN, maximum=_MSGPACK_INT_MAX)
-    elif kind is float:
+    elif isinstance(value, float):
         if not math.isfinite(value):
             raise CertificateFormatError(f"{where}: {value} is not finite")
-    elif kind in (list, tuple):
+    elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_json_like(item, f"{where}[{index}]", depth + 1)
-    elif kind is dict:
+    elif isinstance(value, dict):
         for key, item in value.items():
             if type(key) is not str:
                 raise CertificateFormatError(f"{where}: map key must be a str, got {type_name(key)}")

@@ -226,11 +226,11 @@ def _sizes_from(read: dict[str, np.ndarray]) -> dict[str, int]:
     if V_out != V:
         raise ModelFileError(f"unembedding has V_out = {V_out} outputs but V = {V} tokens (V_out != V)")
     for name, values in read.items():
-        expected = [dim if dim == HEAD_AXIS else sizes[dim] for dim in TENSOR_NAMES[name]]
+        expected = [sizes[dim] if isinstance(dim, str) else dim for dim in TENSOR_NAMES[name]]
         if list(values.shape) != expected:
-            template = _shown(TENSOR_NAMES[name])
+            shown = _shown(TENSOR_NAMES[name])
             raise ModelFileError(
-                f"tensor {name} has shape {list(values.shape)}, expected {expected} = {template}"
+                f"tensor {name} has shape {list(values.shape)}, expected {expected} = {shown}"
             )
     if sizes["n"] < 2:
         raise ModelFileError(f"n_ctx = {sizes['n']}; Max-of-K needs at least 2 positions")

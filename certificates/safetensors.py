@@ -100,6 +100,7 @@ def decode_safetensors(data: bytes) -> SafetensorsFile:
     header = _parse_header(data[8 : 8 + header_length])
     metadata = header.pop(METADATA_KEY, {})
     _check_metadata(metadata, ModelFileError)
+    assert isinstance(metadata, dict)  # for the type checker: _check_metadata refused anything else
     entries = {name: _parse_entry(name, info) for name, info in header.items()}
     buffer = memoryview(data)[8 + header_length :]
     _check_tiling(entries, len(buffer))

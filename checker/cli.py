@@ -39,6 +39,7 @@ def format_line(verdict: Verdict) -> str:
         return printable(f"{head}: {verdict.message}")
     bound = verdict.bound
     assert bound is not None and verdict.claimed is not None and verdict.total is not None
+    assert verdict.certified_count is not None
     return printable(
         f"{head}: {verdict.strategy} proves accuracy >= {format_count(verdict.claimed)}/"
         f"{format_count(verdict.total)} = {float(bound):.6f} (certified {format_count(verdict.certified_count)}); "

@@ -29,8 +29,8 @@ V (2d-1) + V; each EUPU row: V (2d-1) + V; n E + sum_p P_p: V d + (n-1) d + V d.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -100,9 +100,9 @@ class Tables:
             return Recipe((), lambda: ExactMatrix.from_float32(getattr(weights, name)).as_row())
         if isinstance(name, tuple):  # ("eupu", row)
             row = name[1]
-            inputs = ("query_side", "W_U", "output_bias")
-            return Recipe(inputs, lambda e, u, b: (e[row : row + 1] @ u + b).to_interval()[0])
-        recipes = {
+            row_inputs = ("query_side", "W_U", "output_bias")
+            return Recipe(row_inputs, lambda e, u, b: (e[row : row + 1] @ u + b).to_interval()[0])
+        recipes: dict[Hashable, tuple[tuple[str, ...], Callable[..., Any]]] = {
             "query_side": (("W_E", "W_pos"), lambda e, p: e + p[n_ctx - 1 :]),
             "queries": (("query_side", "W_Q", "b_Q"), lambda e, w, b: e @ w + b),
             "key_tokens": (("W_E", "W_K"), lambda e, w: e @ w),

@@ -48,7 +48,7 @@ class Verdict:
     flops: int = 0
     bookkeeping: int = 0
     seconds: float = 0.0
-    notes: dict[str, object] | None = None
+    notes: dict[str, int] | None = None
 
     @property
     def bound(self) -> Fraction | None:

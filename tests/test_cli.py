@@ -135,7 +135,8 @@ def test_prove_unknown_strategy_is_error(proven):
 
 
 def test_check_runs_without_torch_or_prover(proven, tmp_path):
-    """The checker works in a process where importing torch or prover fails."""
+    """The checker works in a process where importing torch, mpmath (a test dependency only) or the
+    prover fails."""
     model, cert = proven
     blocker = tmp_path / "blocker"
     blocker.mkdir()
@@ -143,7 +144,7 @@ def test_check_runs_without_torch_or_prover(proven, tmp_path):
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'prover'):\n"
+        "        if name.split('.')[0] in ('torch', 'prover', 'mpmath'):\n"
         "            raise ImportError(f'{name} is blocked in this test')\n"
         "sys.meta_path.insert(0, Block())\n"
     )

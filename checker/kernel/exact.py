@@ -134,7 +134,7 @@ def inverse_square_root(square: Fraction) -> Interval:
     """The tightest float64 enclosure (0-d) of ``1 / sqrt(square)`` for a positive rational ``square``;
     one square root and one division."""
     one = ExactMatrix(_object_array([1], (1, 1)), 0)
-    return one.to_interval(square).reshape(())
+    return one.to_interval(square).reshape()
 
 
 def _object_array(values: list, shape: tuple[int, ...]) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _array(value: float) -> np.ndarray:
     return np.full(_LANES, value, dtype=np.float64)
 
 
-def _holds(check: Callable[[Callable[[float], object]], object]) -> bool:
+def _holds(check: Callable[[Callable[[float], Any]], Any]) -> bool:
     """Evaluate ``check`` with Python floats and with numpy arrays; True iff it holds for both."""
     scalar = bool(check(float))
     vectorised = bool(np.all(check(_array)))
@@ -50,7 +51,7 @@ def _holds(check: Callable[[Callable[[float], object]], object]) -> bool:
 
 
 # Each check is (description, predicate of a "lift" that turns a float into an operand).
-_CHECKS: list[tuple[str, Callable[[Callable[[float], object]], object]]] = [
+_CHECKS: list[tuple[str, Callable[[Callable[[float], Any]], Any]]] = [
     ("1 + 2^-53 != 1: rounding is not to nearest-even (round-up or ties-away?)",
      lambda f: f(ONE) + f(HALF_ULP) == f(ONE)),
     ("1 + (2^-53 + 2^-105) == 1: rounding is not to nearest (round-down or toward-zero?)",

@@ -86,7 +86,8 @@ class Interval:
         return Interval(self.lo[index], self.hi[index])
 
     def reshape(self, *shape: int) -> Interval:
-        return Interval(self.lo.reshape(*shape), self.hi.reshape(*shape))
+        """The same entries in the given shape (no dimensions: a 0-d interval)."""
+        return Interval(self.lo.reshape(shape), self.hi.reshape(shape))
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Interval:
         return Interval(np.broadcast_to(self.lo, shape), np.broadcast_to(self.hi, shape))

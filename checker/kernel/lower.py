@@ -60,8 +60,8 @@ class LowerBound:
         With ``0 <= e_lo <= e <= e_hi``: ``e x >= e_lo lo`` when ``lo >= 0`` and ``e x >= e_hi lo`` when
         ``lo < 0``.
         """
-        extra = (None,) * (self.lo.ndim - weights.lo.ndim)
-        low, high = weights.lo[(..., *extra)], weights.hi[(..., *extra)]
+        index = (Ellipsis,) + (None,) * (self.lo.ndim - weights.lo.ndim)
+        low, high = weights.lo[index], weights.hi[index]
         factor = np.where(self.lo >= 0, low, high)
         flops.charge(self.size)
         return LowerBound(np.where(low >= 0, down(factor * self.lo), np.nan))

@@ -22,7 +22,7 @@ class ReplayResult:
     """What a replay proved: ``certified_count`` sequences are correct; ``notes`` are diagnostics."""
 
     certified_count: int
-    notes: dict[str, object] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
 
 
 Replayer = Callable[[Trace, Tables], ReplayResult]

@@ -157,7 +157,7 @@ def _certify_block(
         if left[0].size:
             tokens_left = np.stack([ranges[p][idx] for p, idx in enumerate(left)], axis=1)
             passed[left] = _stage2(tables, query, np.full(tokens_left.shape[0], m), tokens_left, gathered)
-        certified[np.ix_(*ranges, [query])] = passed[..., None]
+        certified[np.ix_(*ranges, np.array([query]))] = passed[..., None]
 
 
 def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> None:
