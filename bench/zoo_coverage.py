@@ -31,7 +31,7 @@ from certificates.model_file import load_model
 from checker.strategies.brute_force import certified_sequences
 from checker.tables import Tables
 from checker.verify import max_trace_elements, verify
-from prover.prove_cli import certificate_filename
+from compact_proofs import certificate_filename
 from prover.report import BRUTE_FORCE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import torch
 
-from certificates.model_file import load_model
-from prover import strategies
+import compact_proofs as cp
 from prover.progress import progress
-from prover.prove_cli import certificate_filename
 from prover.report import StrategyRun, prove_and_check
+from prover.strategies import StrategyInfo
 
 # The best member of each family on the zoo (report/table.md); `zoo demo --strategy all` runs all 103.
 DEFAULT_STRATEGIES = (
@@ -30,16 +29,15 @@ DEFAULT_STRATEGIES = (
 )
 
 
-def run_demo(model_path: Path, out_dir: Path, names: list[str], device: torch.device) -> list[StrategyRun]:
-    """Prove each strategy, write its certificate under ``out_dir`` and check it."""
-    weights = load_model(model_path)
+def run_demo(model_path: Path, out_dir: Path, chosen: list[StrategyInfo], device: torch.device) -> list[StrategyRun]:
+    """Prove each strategy of ``chosen``, write its certificate under ``out_dir`` and check it (the checker's
+    exact tables of the model are computed once for all of them)."""
+    model = cp.load_model(model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in progress(names, desc="strategies"):
-        strategy = strategies.lookup(name)
-        assert strategy is not None, name
-        rows.append(prove_and_check(weights, model_path, strategy, out_dir / certificate_filename(name), device))
-    return rows
+    return [
+        prove_and_check(model, strategy, out_dir / cp.certificate_filename(strategy.name), device)
+        for strategy in progress(chosen, desc="strategies")
+    ]
 
 
 def best_per_family(rows: list[StrategyRun]) -> list[StrategyRun]:

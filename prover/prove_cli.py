@@ -1,5 +1,6 @@
 """`prove MODEL --strategy NAME [--out PATH]`: search for a proof and write its certificate.
 
+The model is read as the checker reads it (:func:`compact_proofs.load_model`, default size limits).
 Exit codes: 0 success; 2 bad input (missing or unsupported model, unknown strategy, unusable device
 or output path), with one line on stderr.
 """
@@ -7,57 +8,22 @@ or output path), with one line on stderr.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-import torch
-
+import compact_proofs as cp
 from certificates.errors import InputError
-from certificates.model_file import load_model
-from prover import strategies
-from prover.certify import default_device, prove
 from prover.eqke_errors import eqke_error_rows, format_rows
-from prover.writers import write_certificate
 
 EXIT_BAD_INPUT = 2
 
 
 class UsageError(Exception):
-    """A bad command line or an unusable environment (exit 2)."""
-
-
-def resolve_strategies(names: list[str]) -> list[strategies.StrategyInfo]:
-    """Registered strategies for each name: an exact name, a family prefix (``subcubic``) or ``all``."""
-    chosen: list[strategies.StrategyInfo] = []
-    for name in names:
-        if name == "all":
-            matches = strategies.all_strategies()
-        elif (exact := strategies.lookup(name)) is not None:
-            matches = [exact]
-        else:
-            matches = [s for s in strategies.all_strategies() if s.name.startswith(name + "/")]
-        if not matches:
-            raise UsageError(f"unknown strategy {name!r} (see prove --list-strategies)")
-        chosen.extend(s for s in matches if s not in chosen)
-    return chosen
-
-
-def certificate_filename(strategy_name: str) -> str:
-    """A portable file name for a strategy's certificate."""
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", strategy_name).strip("_") + ".cert"
-
-
-def choose_device(name: str) -> torch.device:
-    if name == "auto":
-        return default_device()
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda requested but CUDA is not available")
-    return torch.device(name)
+    """A bad command line (exit 2)."""
 
 
 def list_strategies() -> None:
-    rows = [(s.name, s.family, s.complexity) for s in strategies.all_strategies()]
+    rows = [(s.name, s.family, s.complexity) for s in cp.strategies()]
     width = max(len(r[0]) for r in rows)
     family_width = max(len(r[1]) for r in rows)
     for name, family, complexity in rows:
@@ -84,23 +50,23 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.model is None:
             raise UsageError("a MODEL path is required")
-        chosen = [] if args.eqke_error_table else resolve_strategies(args.strategy or ["brute-force"])
-        device = choose_device(args.device)
-        weights = load_model(args.model)
+        chosen = [] if args.eqke_error_table else cp.resolve_strategies(args.strategy or ["brute-force"])
+        device = cp.resolve_device(args.device)
+        model = cp.load_model(args.model)
         if args.eqke_error_table:
-            print(format_rows(eqke_error_rows(weights, device)))
+            print(format_rows(eqke_error_rows(model.weights, device)))
             return 0
+        total = model.weights.d_vocab**model.weights.n_ctx
         for strategy in chosen:
             path = output_path(args.out, args.model, strategy.name, several=len(chosen) > 1)
-            certificate, seconds = prove(weights, strategy, device)
-            write_certificate(path, certificate)
-            total = weights.d_vocab**weights.n_ctx
+            certificate = cp.prove(model, strategy, device)
+            cp.save_certificate(path, certificate)
             print(
                 f"{path}: {strategy.name} claims {certificate.claim_correct}/{total} = "
-                f"{certificate.claim_correct / total:.6f} ({seconds:.2f} s on {device.type})",
+                f"{certificate.claim_correct / total:.6f} ({certificate.info['seconds']:.2f} s on {device.type})",
                 flush=True,
             )
-    except (UsageError, InputError, OSError) as error:
+    except (UsageError, cp.RequestError, InputError, OSError) as error:
         print(f"prove: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
@@ -112,7 +78,7 @@ def output_path(out: str | None, model: str, strategy_name: str, *, several: boo
         target = Path(out)
     else:
         directory = Path(out) if out is not None else Path("certs") / Path(model).stem
-        target = directory / certificate_filename(strategy_name)
+        target = directory / cp.certificate_filename(strategy_name)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -1,9 +1,11 @@
 """`zoo report`: prove and check every strategy on every model of a zoo, in parallel and resumably.
 
-One model is one task: a worker loads it once and runs the strategies in registry order, so per-model
-work that strategies share (the subcubic family caches its tables and decompositions per model) is
-done once. A strategy's certificate in ``<out>/certs/<model>/`` is reused when the checker still finds
-it VALID (the checker re-reads the model and recomputes its digest, so the certificate of a retrained
+One model is one task: a worker loads it once (:func:`compact_proofs.load_model`) and runs the
+strategies in registry order, so per-model work that strategies share is done once: the subcubic family
+caches its tables and decompositions per model, and the checker computes its exact tables once for all
+of that model's certificates (each verdict is still charged the FLOPs of everything its replay reads).
+A strategy's certificate in ``<out>/certs/<model>/`` is reused when the checker still finds it VALID
+(the model is read afresh by every report and its digest recomputed, so the certificate of a retrained
 model is ERROR); otherwise the strategy is proved again and the certificate atomically replaced.
 Only the checker's verdicts count: a bound is a VALID certificate's claim / V^n, and the relative
 bound divides it by the model's brute-force accuracy (brute force therefore always runs).
@@ -23,15 +25,11 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import read_certificate
-from certificates.model_file import ModelWeights, load_model
-from checker.verify import ERROR, VALID, Verdict, max_trace_elements, verify
-from prover import strategies
-from prover.certify import prove
+import compact_proofs as cp
 from prover.eqke_errors import ErrorRow, eqke_error_rows
 from prover.progress import progress
-from prover.prove_cli import certificate_filename
-from prover.writers import write_bytes_atomic, write_certificate
+from prover.strategies import StrategyInfo
+from prover.writers import write_bytes_atomic
 
 BRUTE_FORCE = "brute-force"
 
@@ -47,7 +45,7 @@ class StrategyRun:
 
     strategy: str
     family: str
-    verdict: Verdict
+    verdict: cp.Verdict
     prove_seconds: float
     device: str
     reused: bool = False
@@ -79,38 +77,34 @@ class ModelReport:
         return None if run.bound is None or not accuracy else run.bound / accuracy
 
 
-def prove_and_check(
-    weights: ModelWeights, model_path: Path, strategy: strategies.StrategyInfo, path: Path, device: torch.device
-) -> StrategyRun:
-    """Prove ``strategy``, write its certificate to ``path`` (atomically) and check it."""
-    certificate, _ = prove(weights, strategy, device)
-    write_certificate(path, certificate)
-    return _run(strategy, verify(path, model_path), certificate.info, reused=False)
+def prove_and_check(model: cp.Model, strategy: StrategyInfo, path: Path, device: torch.device) -> StrategyRun:
+    """Prove ``strategy``, write its certificate to ``path`` (atomically) and check the file written."""
+    certificate = cp.prove(model, strategy, device)
+    cp.save_certificate(path, certificate)
+    return _run(strategy, cp.check(path, model), certificate.info, reused=False)
 
 
-def _run(strategy: strategies.StrategyInfo, verdict: Verdict, info: dict, *, reused: bool) -> StrategyRun:
+def _run(strategy: StrategyInfo, verdict: cp.Verdict, info: dict, *, reused: bool) -> StrategyRun:
     """A run with the proving seconds and device its certificate records (NaN and "?" where it does not)."""
     seconds = info.get("seconds")
     seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
     return StrategyRun(strategy.name, strategy.family, verdict, seconds, str(info.get("device", "?")), reused)
 
 
-def check_or_prove(
-    weights: ModelWeights, model_path: Path, strategy: strategies.StrategyInfo, path: Path, device: torch.device
-) -> StrategyRun:
+def check_or_prove(model: cp.Model, strategy: StrategyInfo, path: Path, device: torch.device) -> StrategyRun:
     """Reuse the certificate at ``path`` if the checker finds it VALID, else prove and check anew.
 
     A prover failure becomes an ERROR row with its message rather than ending the whole report.
     """
     if path.exists():
-        verdict = verify(path, model_path)
-        if verdict.status == VALID:
-            info = read_certificate(path, max_array_elements=max_trace_elements(weights)).info
-            return _run(strategy, verdict, info, reused=True)
+        verdict = cp.check(path, model)
+        if verdict.status == cp.VALID:
+            return _run(strategy, verdict, cp.read_certificate(path, model).info, reused=True)
     try:
-        return prove_and_check(weights, model_path, strategy, path, device)
+        return prove_and_check(model, strategy, path, device)
     except Exception as error:  # one failing strategy must not lose the rest of the zoo
-        verdict = Verdict(ERROR, str(path), str(model_path), message=f"prover failed: {type(error).__name__}: {error}")
+        message = f"prover failed: {type(error).__name__}: {error}"
+        verdict = cp.Verdict(cp.ERROR, str(path), model.name, message=message)
         return StrategyRun(strategy.name, strategy.family, verdict, 0.0, device.type)
 
 
@@ -122,15 +116,14 @@ def model_seed(path: Path) -> int | None:
 
 def report_model(model_path: Path, cert_dir: Path, names: list[str], device: str) -> ModelReport:
     """Run the strategies ``names`` on one model, reusing VALID certificates in ``cert_dir``."""
-    weights = load_model(model_path)
+    model = cp.load_model(model_path)
     cert_dir.mkdir(parents=True, exist_ok=True)
     torch_device = torch.device(device)
-    runs = []
-    for name in names:
-        strategy = strategies.lookup(name)
-        assert strategy is not None, name
-        runs.append(check_or_prove(weights, model_path, strategy, cert_dir / certificate_filename(name), torch_device))
-    return ModelReport(model_path.stem, model_seed(model_path), runs, eqke_error_rows(weights, torch_device))
+    runs = [
+        check_or_prove(model, strategy, cert_dir / cp.certificate_filename(strategy.name), torch_device)
+        for strategy in cp.resolve_strategies(names)
+    ]
+    return ModelReport(model_path.stem, model_seed(model_path), runs, eqke_error_rows(model.weights, torch_device))
 
 
 def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) -> list[Path]:
@@ -149,11 +142,11 @@ def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) ->
     return paths[:subset]
 
 
-def strategy_names(selected: list[strategies.StrategyInfo] | None) -> list[str]:
+def strategy_names(selected: list[StrategyInfo] | None) -> list[str]:
     """Registry order of the selected strategies (default: all), brute force always included."""
     chosen = {s.name for s in selected} if selected is not None else None
     return [
-        s.name for s in strategies.all_strategies() if chosen is None or s.name in chosen or s.name == BRUTE_FORCE
+        s.name for s in cp.strategies() if chosen is None or s.name in chosen or s.name == BRUTE_FORCE
     ]
 
 
@@ -184,7 +177,7 @@ def run_models(
 
 
 def run_report(
-    models_dir: Path, out_dir: Path, *, seeds: list[int], selected: list[strategies.StrategyInfo] | None,
+    models_dir: Path, out_dir: Path, *, seeds: list[int], selected: list[StrategyInfo] | None,
     subset: int | None, device: str, jobs: int, show_progress: bool | None = None,
 ) -> list[ModelReport]:
     """Run the selected strategies on the zoo's models (:func:`zoo_models`); write ``results.csv``."""

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import compact_proofs as cp
 from certificates.errors import InputError, one_line
 from prover import demo, report, report_figures
-from prover.prove_cli import UsageError as ProveUsageError
-from prover.prove_cli import choose_device, resolve_strategies
 from prover.training import train_zoo
 
 
@@ -131,9 +130,9 @@ def _configure_demo(parser: argparse.ArgumentParser) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     """``zoo demo``: prove and check strategies on one model and print the table."""
     try:
-        names = [s.name for s in resolve_strategies(args.strategy or list(demo.DEFAULT_STRATEGIES))]
-        rows = demo.run_demo(args.model, args.out, names, choose_device(args.device))
-    except (ProveUsageError, InputError, OSError) as error:
+        chosen = cp.resolve_strategies(args.strategy or demo.DEFAULT_STRATEGIES)
+        rows = demo.run_demo(args.model, args.out, chosen, cp.resolve_device(args.device))
+    except (cp.RequestError, InputError, OSError) as error:
         raise UsageError(str(error)) from None
     print(demo.format_report(rows))
     return 0 if all(row.verdict.status == "VALID" for row in rows) else 1
@@ -165,13 +164,14 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         seeds_file = args.seeds_file or DEFAULT_SEEDS_FILE
         seeds = read_seeds_file(seeds_file) if args.seeds_file or seeds_file.exists() else []
-        selected = None if args.strategy is None else resolve_strategies(args.strategy)
+        selected = None if args.strategy is None else cp.resolve_strategies(args.strategy)
+        device = str(cp.resolve_device(args.device))
         reports = report.run_report(
             args.models, args.out, seeds=seeds, selected=selected, subset=args.subset,
-            device=str(choose_device(args.device)), jobs=args.jobs, show_progress=False if args.no_progress else None,
+            device=device, jobs=args.jobs, show_progress=False if args.no_progress else None,
         )
         paths = [args.out / "results.csv", *report_figures.write_summaries(args.out, reports)]
-    except (ValueError, ProveUsageError, InputError, OSError) as error:
+    except (ValueError, InputError, OSError) as error:
         raise UsageError(str(error)) from None
     runs = [run for model in reports for run in model.runs]
     statuses = Counter(run.verdict.status for run in runs)

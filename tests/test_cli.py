@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +16,7 @@ from checker.verify import max_trace_elements
 from prover import strategies
 from prover.certify import prove
 from prover.writers import write_certificate, write_safetensors
-from tests.cli_runner import ROOT, assert_one_line_error, check, run
+from tests.cli_runner import assert_one_line_error, blocking_env, check, run
 from tests.model_factory import random_tensors, write_model
 
 
@@ -140,15 +139,7 @@ def test_check_runs_without_torch_or_prover(proven, tmp_path):
     model, cert = proven
     blocker = tmp_path / "blocker"
     blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'prover', 'mpmath'):\n"
-        "            raise ImportError(f'{name} is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
-    )
-    env = dict(os.environ, PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
+    env = blocking_env(blocker, "torch", "prover", "mpmath")
     probe = run("-c", "import torch", env=env)
     assert probe.returncode != 0 and "blocked" in probe.stderr
     result = check(cert, "--model", model, env=env)

@@ -13,8 +13,8 @@ import pytest
 from certificates.codec import read_certificate
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.verify import max_trace_elements
+from compact_proofs import certificate_filename, resolve_strategies
 from prover import report, zoo_cli
-from prover.prove_cli import certificate_filename, resolve_strategies
 from prover.writers import write_certificate
 from tests.model_factory import random_tensors, write_model
 

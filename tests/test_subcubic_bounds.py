@@ -26,8 +26,8 @@ from checker.strategies.subcubic_eqke import (
     svd_error_bounds,
 )
 from checker.tables import Tables
+from compact_proofs import resolve_strategies
 from prover import strategies
-from prover.prove_cli import resolve_strategies
 from prover.strategies.subcubic import family
 from tests.model_factory import random_tensors, write_model
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from certificates.model_file import load_model
+import compact_proofs as cp
 from checker.strategies.subcubic import parse_name
 from prover import strategies
 from prover.report import prove_and_check
@@ -82,12 +82,12 @@ def groups(strategy: strategies.StrategyInfo) -> list[str]:
 def measured_bounds() -> dict[str, tuple[float, str]]:
     """Per floor label: the best bound the checker certifies and the strategy that reaches it (every strategy
     proved on CPU and checked; a certificate that is not VALID counts 0)."""
-    weights = load_model(EXAMPLE_MODEL)
-    total = weights.d_vocab**weights.n_ctx
+    model = cp.load_model(EXAMPLE_MODEL)
+    total = model.weights.d_vocab**model.weights.n_ctx
     best: dict[str, tuple[float, str]] = {}
     with tempfile.TemporaryDirectory() as directory:
         for strategy in strategies.all_strategies():
-            run = prove_and_check(weights, EXAMPLE_MODEL, strategy, Path(directory) / "proof.cert", CPU)
+            run = prove_and_check(model, strategy, Path(directory) / "proof.cert", CPU)
             bound = run.verdict.certified_count / total if run.verdict.status == "VALID" else 0.0
             for label in groups(strategy):
                 if bound >= best.get(label, (-1.0, ""))[0]:
