@@ -11,6 +11,13 @@ cannot hang the reader). Every key is in exactly one of three lists, or the file
   (soft caps, local or windowed attention, rotary embeddings, ...), accepted only at the value that
   changes nothing, and then honoured (hashed) too.
 * METADATA_KEYS: provenance that cannot change the function (seed, learning rate, ...); not hashed.
+* ROTARY_KEYS: rotary-embedding settings, inert because positional_embedding_type must be "standard";
+  accepted with any value, not hashed.
+
+The lists cover every field of TransformerLens's HookedTransformerConfig (commit 4cd36aa, July 2026) for
+an attention-only model, so ``HookedTransformerConfig.to_dict()`` is accepted as it is. That version sets
+``d_mlp = 4 d_model`` even for attention-only models: d_mlp may be any positive integer (it is hashed)
+when attn_only is true, since no MLP tensor is read or allowed.
 
 :func:`attn_scale_squared` gives the exact s^2 of SPEC section 1, with an explicit scale bounded to
 [MIN_ATTN_SCALE, MAX_ATTN_SCALE] so the exact table rounding works on small integers.
@@ -42,21 +49,19 @@ REQUIRED_VALUES: dict[str, object] = {
     "n_heads": 1,
     "attn_only": True,
     "normalization_type": None,
-    "d_mlp": None,
     "positional_embedding_type": "standard",
     "task": "max",
 }
-HONOURED_KEYS = frozenset({*DIMENSION_KEYS, *REQUIRED_VALUES, "d_vocab_out", "use_attn_scale", "attn_scale"})
+HONOURED_KEYS = frozenset({
+    *DIMENSION_KEYS, *REQUIRED_VALUES, "d_mlp", "d_vocab_out", "use_attn_scale", "attn_scale",
+})
 NEUTRAL_VALUES: dict[str, tuple[object, ...]] = {
     "attn_scores_soft_cap": (-1,),
     "output_logits_soft_cap": (-1, 0),
     "attn_types": (None,),
     "window_size": (None,),
     "use_local_attn": (False,),
-    "rotary_dim": (None,),
-    "rotary_base": (10000,),
-    "rotary_adjacent_pairs": (False,),
-    "use_NTK_by_parts_rope": (False,),
+    "attention_dir": ("causal",),
     "n_key_value_heads": (None, 1),
     "ungroup_grouped_query_attention": (False,),
     "parallel_attn_mlp": (False,),
@@ -72,6 +77,9 @@ NEUTRAL_VALUES: dict[str, tuple[object, ...]] = {
     "use_normalization_before_and_after": (False,),
     "decoder_start_token_id": (None,),
     "tie_word_embeddings": (False,),
+    "uses_rms_norm": (False,),
+    "layer_norm_folding": (False,),
+    "norm_topk_prob": (False,),
 }
 """Keys that change the computation unless they hold one of these values (numbers compare by value)."""
 METADATA_KEYS = frozenset({
@@ -83,8 +91,16 @@ METADATA_KEYS = frozenset({
     "original_architecture", "from_checkpoint", "checkpoint_index", "checkpoint_label_type",
     "checkpoint_value", "use_attn_result", "use_split_qkv_input", "use_hook_mlp_in", "use_attn_in",
     "use_hook_tokens", "load_in_4bit", "d_mlp_hidden", "n_ctx_training", "tokenizer_padding_side",
+    "trust_remote_code",
 })
 """Keys allowed as provenance only: never read, never hashed."""
+ROTARY_KEYS = frozenset({
+    "rotary_dim", "rotary_base", "rotary_base_local", "rotary_scaling_factor", "rotary_adjacent_pairs",
+    "use_NTK_by_parts_rope", "NTK_by_parts_low_freq_factor", "NTK_by_parts_high_freq_factor",
+    "NTK_by_parts_factor", "NTK_original_ctx_len", "use_yarn_rope", "yarn_factor", "yarn_attention_factor",
+    "yarn_beta_fast", "yarn_beta_slow", "yarn_original_max_position_embeddings",
+})
+"""Rotary-embedding settings, inert with the required standard positional embedding: never hashed."""
 
 
 def read_config(text: str | None, sizes: dict[str, int]) -> dict:
@@ -103,7 +119,7 @@ def read_config(text: str | None, sizes: dict[str, int]) -> dict:
             raise ModelFileError(
                 f"config {key} = {_shown(value)} changes the computation; the checker does not support it"
             )
-        if key not in HONOURED_KEYS and key not in NEUTRAL_VALUES and key not in METADATA_KEYS:
+        if key not in HONOURED_KEYS and key not in NEUTRAL_VALUES and key not in METADATA_KEYS | ROTARY_KEYS:
             raise ModelFileError(
                 f"config key {short_repr(key)} is not supported: it is neither read by the checker nor known "
                 "metadata, and could change the computation"
@@ -160,6 +176,11 @@ def _check_honoured(config: dict, sizes: dict[str, int]) -> None:
             raise ModelFileError(
                 f"config {key} = {short_repr(config[key])}; only {json.dumps(required)} is supported"
             )
+    d_mlp = config.get("d_mlp")
+    if d_mlp is not None and not (type(d_mlp) is int and d_mlp > 0 and config.get("attn_only") is True):
+        raise ModelFileError(
+            f"config d_mlp = {short_repr(d_mlp)}; only null, or a positive integer with attn_only true, is supported"
+        )
     V_out = config.get("d_vocab_out", TL_DEFAULT_V_OUT)
     if not (_same(V_out, TL_DEFAULT_V_OUT) or _same(V_out, sizes["V"])):
         raise ModelFileError(f"config d_vocab_out = {short_repr(V_out)} but V = {sizes['V']} (V_out != V)")

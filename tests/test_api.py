@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,36 @@ TL_METADATA = {  # TransformerLens bookkeeping the checker accepts as metadata, 
     "n_devices": 1, "seed": 123, "init_mode": "gpt2", "initializer_range": np.float64(0.8 / np.sqrt(32)),
     "n_params": np.int64(4096), "use_attn_result": False, "tokenizer_name": None, "default_prepend_bos": True,
 }
+
+
+def transformer_lens_config(d_vocab: int, n_ctx: int, d_model: int) -> dict:
+    """What ``HookedTransformerConfig.to_dict()`` of TransformerLens (commit 4cd36aa, July 2026) returns for
+    a one-layer, one-head, attention-only model without LayerNorm: every field, at the values its
+    ``__post_init__`` leaves (``d_mlp = 4 d_model``, ``attn_scale = np.sqrt(d_head)``), with its types."""
+    return {
+        "n_layers": 1, "d_model": d_model, "n_ctx": n_ctx, "d_head": d_model, "model_name": "custom", "n_heads": 1,
+        "d_mlp": 4 * d_model, "act_fn": "relu", "d_vocab": d_vocab, "eps": 1e-5, "use_attn_result": False,
+        "use_attn_scale": True, "attn_scale": np.sqrt(d_model), "use_split_qkv_input": False,
+        "use_hook_mlp_in": False, "use_attn_in": False, "use_qk_norm": False, "use_local_attn": False,
+        "ungroup_grouped_query_attention": False, "original_architecture": None, "from_checkpoint": False,
+        "checkpoint_index": None, "checkpoint_label_type": None, "checkpoint_value": None, "tokenizer_name": None,
+        "window_size": None, "attn_types": None, "init_mode": "gpt2", "normalization_type": None,
+        "device": torch.device("cpu"), "n_devices": 1, "attention_dir": "causal", "attn_only": True, "seed": None,
+        "initializer_range": 0.8 / np.sqrt(d_model), "init_weights": True, "scale_attn_by_inverse_layer_idx": False,
+        "positional_embedding_type": "standard", "final_rms": False, "d_vocab_out": d_vocab,
+        "parallel_attn_mlp": False, "rotary_dim": None, "n_params": 4 * d_model * d_model, "use_hook_tokens": False,
+        "gated_mlp": False, "default_prepend_bos": True, "dtype": torch.float32, "tokenizer_prepends_bos": None,
+        "n_key_value_heads": None, "post_embedding_ln": False, "rotary_base": 10000, "rotary_base_local": None,
+        "rotary_scaling_factor": 1.0, "trust_remote_code": False, "rotary_adjacent_pairs": False,
+        "load_in_4bit": False, "num_experts": None, "experts_per_token": None,
+        "relative_attention_max_distance": None, "relative_attention_num_buckets": None,
+        "decoder_start_token_id": None, "tie_word_embeddings": False, "use_normalization_before_and_after": False,
+        "attn_scores_soft_cap": -1.0, "output_logits_soft_cap": -1.0, "use_NTK_by_parts_rope": False,
+        "NTK_by_parts_low_freq_factor": 1.0, "NTK_by_parts_high_freq_factor": 4.0, "NTK_by_parts_factor": 8.0,
+        "NTK_original_ctx_len": 8192, "use_yarn_rope": False, "yarn_factor": 1.0, "yarn_attention_factor": 1.0,
+        "yarn_beta_fast": 32.0, "yarn_beta_slow": 1.0, "yarn_original_max_position_embeddings": 4096,
+        "norm_topk_prob": False, "uses_rms_norm": False, "layer_norm_folding": False,
+    }
 
 
 def python_examples() -> list[str]:
@@ -101,6 +132,27 @@ def test_readme_state_dict_example_is_the_shipped_model(shipped, cubic):
     assert (in_memory.certified_count, in_memory.flops) == (on_file.certified_count, on_file.flops)
 
 
+def test_a_whole_transformer_lens_config_is_accepted(shipped, cubic):
+    """Every field of today's HookedTransformerConfig, as ``to_dict()`` gives it: the two lines of the README
+    work on a real HookedTransformer's config, not only on the keys the checker reads. Its ``attn_scale``
+    is the float np.sqrt(32), which the checker takes as that exact decimal (SPEC 1), so the certificate of
+    the file (default scale sqrt(32)) is for another function: ERROR, naming both digests."""
+    config = transformer_lens_config(64, 4, 32)
+    assert len(config) == 79
+    model = cp.model_from_state_dict(FakeHookedTransformer(SHIPPED, config).state_dict(), FakeConfig(config))
+    assert model.weights.attn_scale_squared == Fraction(str(np.sqrt(32))) ** 2 != 32
+    assert cp.check(cubic, model).status == cp.ERROR
+    verdict = cp.check(cp.prove(model, "cubic", "cpu"), model)
+    assert verdict.status == cp.VALID and verdict.certified_count == cp.check(cubic, shipped).certified_count
+
+
+def test_a_transformer_lens_config_with_a_computation_changing_value_is_refused():
+    for key, value in (("attention_dir", "bidirectional"), ("d_mlp", 0), ("attn_only", False)):
+        config = {**transformer_lens_config(64, 4, 32), key: value}
+        with pytest.raises(cp.InputError, match=key):
+            cp.model_from_state_dict(FakeHookedTransformer(SHIPPED, SHIPPED_CONFIG).state_dict(), config)
+
+
 @pytest.mark.parametrize("as_object", [False, True], ids=["dict", "to_dict"])
 def test_state_dict_reads_as_the_file_of_the_same_tensors(tmp_path, as_object):
     tensors = random_tensors(5, vocab=5, n_ctx=3, d_model=4, d_head=4)
@@ -144,8 +196,8 @@ def test_bfloat16_read_tensor_is_refused_and_buffers_of_any_dtype_are_ignored():
 
 
 def test_unknown_config_key_gives_the_readers_line():
-    with pytest.raises(cp.InputError, match="config key 'attention_dir' is not supported") as raised:
-        cp.model_from_state_dict(random_tensors(8), {"task": "max", "attention_dir": "causal"})
+    with pytest.raises(cp.InputError, match="config key 'mystery_switch' is not supported") as raised:
+        cp.model_from_state_dict(random_tensors(8), {"task": "max", "mystery_switch": "on"})
     assert "\n" not in str(raised.value)
     with pytest.raises(TypeError, match="config must be a mapping"):
         cp.model_from_state_dict(random_tensors(8), ["task", "max"])

@@ -327,6 +327,18 @@ def test_digest_binds_the_attention_scale_and_honoured_config(tmp_path: Path) ->
     assert seed_only.digest == load_model(write_model(tmp_path / "none.safetensors", tensors)).digest
 
 
+def test_rotary_settings_are_inert_with_standard_positions(tmp_path: Path) -> None:
+    """Rotary-embedding keys do nothing when positional_embedding_type is "standard" (required), so any
+    value is accepted and none is hashed; d_mlp with attn_only true is accepted and hashed."""
+    tensors = make_tensors()
+    base = {"attn_only": True, "positional_embedding_type": "standard"}
+    plain = load_model(write_model(tmp_path / "plain.safetensors", tensors, base))
+    rotary = {**base, "rotary_dim": 4, "rotary_base": 500000, "use_yarn_rope": True, "NTK_by_parts_factor": 3.5}
+    assert load_model(write_model(tmp_path / "rotary.safetensors", tensors, rotary)).digest == plain.digest
+    with_mlp_width = load_model(write_model(tmp_path / "mlp.safetensors", tensors, {**base, "d_mlp": 4 * D}))
+    assert with_mlp_width.digest != plain.digest
+
+
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
@@ -334,7 +346,9 @@ def test_digest_binds_the_attention_scale_and_honoured_config(tmp_path: Path) ->
         ({"attn_types": ["local"]}, "changes the computation"),
         ({"window_size": 2}, "changes the computation"),
         ({"use_local_attn": True}, "changes the computation"),
-        ({"rotary_dim": 4}, "changes the computation"),
+        ({"attention_dir": "bidirectional"}, "changes the computation"),
+        ({"d_mlp": 128}, "attn_only true"),
+        ({"d_mlp": 0, "attn_only": True}, "d_mlp"),
         ({"mystery_switch": 1}, "not supported"),
         ({"task": "min"}, "task"),
         ({"use_attn_scale": 1}, "boolean"),
