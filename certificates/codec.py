@@ -1,7 +1,7 @@
 """Certificate format v2: typed classes and a strict msgpack codec (SPEC sections 3 and 9).
 
 Version 2 differs from version 1 (SPEC section 3) in: the statement names the model class and its
-digest binds the function (:func:`certificates.model_file.statement_digest`: tensors, attention scale,
+digest binds the function (:func:`certificates.model_file.model_digest`: tensors, attention scale,
 honoured config); the claim is ``{"kind": "count", "value": decimal string}``, an exact non-negative
 integer of any size; the top-level ``cost_model`` records the version of the cost model the FLOPs are
 counted in. A version-1 certificate is refused with one line naming its version.
@@ -10,10 +10,8 @@ Decoding guarantees: ``decode_certificate`` either returns a Certificate whose e
 documented type and range, or raises CertificateFormatError with a one-line message. It never
 executes anything from the input (no pickle, no ext types), never allocates more than a small
 multiple of the input size or of ``max_array_elements`` per array, never builds more than MAX_OBJECTS
-msgpack objects, and never lets an exception from the msgpack layer escape as anything else.
-Encoding guarantees: ``encode_certificate`` only emits bytes that ``decode_certificate`` accepts
-(given a large enough ``max_array_elements``); it raises ValueError for a certificate that would not
-decode.
+msgpack objects, and never lets an exception from the msgpack layer escape as anything else. The
+encoder lives with the prover (:mod:`prover.writers`) and emits only bytes this decoder accepts.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from certificates.arrays import (
 )
 from certificates.atomic import FileTooLargeError, read_bytes_bounded
 from certificates.errors import CertificateFormatError, InputError, describe_os_error, short_repr
-from certificates.model_file import ModelWeights
 from certificates.msgpack_budget import check_object_budget
 
 FORMAT = "compact-proofs-certificate"
@@ -102,11 +99,6 @@ class Certificate:
     cost_model: int
 
 
-def statement_for(weights: ModelWeights) -> Statement:
-    """The statement the checker derives from ``weights``: what a certificate about them must state."""
-    return Statement(task=TASK, d_vocab=weights.d_vocab, n_ctx=weights.n_ctx, model_digest=weights.digest)
-
-
 def decode_certificate(
     data: bytes, *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
 ) -> Certificate:
@@ -117,22 +109,27 @@ def decode_certificate(
     return _from_wire(_unpack(data), max_array_elements=max_array_elements)
 
 
-def read_certificate(
-    path: str | os.PathLike[str], *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
-) -> Certificate:
-    """Read and decode the certificate at ``path``, never reading more than ``max_bytes + 1`` bytes.
+def read_certificate_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_CERTIFICATE_BYTES) -> bytes:
+    """The bytes of the certificate file at ``path``, never reading more than ``max_bytes + 1``.
 
     A missing, unreadable or non-regular file raises InputError("cannot read certificate PATH: ...",
-    e.g. "no such file"); a file larger than ``max_bytes`` (checked with os.stat before reading) or
-    malformed content raises CertificateFormatError.
+    e.g. "no such file"); a file larger than ``max_bytes`` (checked with os.stat before reading) raises
+    CertificateFormatError.
     """
     shown = os.fspath(path)
     try:
-        data = read_bytes_bounded(path, max_bytes)
+        return read_bytes_bounded(path, max_bytes)
     except FileTooLargeError as error:
         raise CertificateFormatError(f"certificate {shown} is {error}") from None
     except OSError as error:
         raise InputError(f"cannot read certificate {shown}: {describe_os_error(error)}") from None
+
+
+def read_certificate(
+    path: str | os.PathLike[str], *, max_array_elements: int, max_bytes: int = MAX_CERTIFICATE_BYTES
+) -> Certificate:
+    """Read (:func:`read_certificate_bytes`) and decode the certificate at ``path``."""
+    data = read_certificate_bytes(path, max_bytes)
     return decode_certificate(data, max_array_elements=max_array_elements, max_bytes=max_bytes)
 
 

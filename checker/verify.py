@@ -16,9 +16,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from certificates.atomic import FileTooLargeError, read_bytes_bounded
-from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, decode_certificate
-from certificates.errors import CertificateFormatError, InputError, describe_os_error
+from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, decode_certificate, read_certificate_bytes
+from certificates.errors import InputError
 from certificates.model_file import ModelWeights, load_model
 from checker import strategies
 from checker.kernel import flops
@@ -105,11 +104,9 @@ def check_file(certificate_path: str | os.PathLike, model: CheckedModel, limits:
     The file is refused unread if it is larger than the model's certificates may be."""
     shown = os.fspath(certificate_path)
     try:
-        data = read_bytes_bounded(certificate_path, max_certificate_bytes(model.weights))
-    except FileTooLargeError as error:
-        return Verdict(ERROR, shown, model.name, message=str(CertificateFormatError(f"certificate {shown} is {error}")))
-    except OSError as error:
-        return Verdict(ERROR, shown, model.name, message=f"cannot read certificate {shown}: {describe_os_error(error)}")
+        data = read_certificate_bytes(certificate_path, max_certificate_bytes(model.weights))
+    except InputError as error:
+        return Verdict(ERROR, shown, model.name, message=str(error))
     return check_bytes(data, model, limits, shown)
 
 

@@ -26,10 +26,11 @@ attention-quadratic + direct-quadratic                     the 3 recursive knobs
 
 Complexity classes (:func:`complexity`) name every term a replay pays under cost model v2, the exact
 tables it reads included: ``V^2 d`` for EVOU (every member), ``V^2 h`` for EQKE (the exact attention
-errors), ``V^2 d`` for EUPU (the exact direct paths; the factored ones read at most V rows of it, for
-the all-max cases their factored bound cannot prove), ``V d h`` for the query side of EQKP and for the
-d_vocab d_model^2 decompositions, ``V d`` for the factored direct paths and the recursive errors, and
-``V^2 n^2`` for the case bounds.
+errors), ``V d h`` for the d_vocab d_model^2 decompositions, ``V d`` for the recursive ones, ``V^2 d`` for
+EUPU with the exact direct paths and ``V d + r V d`` with the factored ones (``r`` <= V exact rows, for the
+all-max cases their factored bound cannot prove), ``V d n`` for EQKP and ``V^2 n^2`` for the case bounds.
+Every member pays ``V^2 d`` for EVOU, so the classes separate in their other terms: in FLOPs at larger V
+(``bench/flops_per_family.py``), not in the leading order.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def complexity(direct: str, attention_error: str) -> str:
         attention_part = "V d"
     else:
         attention_part = "V d h"
-    direct_part = "V^2 d" if direct in EXACT_DIRECT_PATH else "V d"
-    return f"O(V^2 d [EVOU] + {attention_part} [EQKE] + {direct_part} [EUPU] + V d h [EQKP] + V^2 n^2)"
+    direct_part = "V^2 d" if direct in EXACT_DIRECT_PATH else "V d + r V d"
+    return f"O(V^2 d [EVOU] + {attention_part} [EQKE] + {direct_part} [EUPU] + V d n [EQKP] + V^2 n^2)"
 
 
 _cache: dict[object, object] = {}
