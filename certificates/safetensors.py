@@ -9,8 +9,8 @@ Reader guarantees: it returns only if the header is at most MAX_HEADER_BYTES of 
 without duplicate keys, every entry has exactly the three fields with a supported dtype, a shape of
 non-negative ints and offsets that tile the buffer exactly (sorted, contiguous, no gap, no overlap,
 ending at the end of the file), and every BOOL byte is 0 or 1; otherwise it raises ModelFileError.
-Arrays are read-only and in native byte order; nothing is allocated beyond the file's own size
-(BF16 is widened exactly to float32, which doubles that tensor).
+Arrays are read-only and in native byte order (BF16 as raw 16-bit patterns); nothing is allocated
+beyond the file's own size.
 
 """
 
@@ -62,14 +62,8 @@ class SafetensorsFile:
     metadata: dict[str, str]
 
 
-def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """The tensors and metadata of the file at ``path`` (see the module docstring for the checks)."""
-    parsed = read_safetensors_file(path)
-    return parsed.tensors, parsed.metadata
-
-
 def read_safetensors_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> SafetensorsFile:
-    """Like read_safetensors, but also reports each tensor's declared dtype (BF16 is otherwise float32).
+    """The tensors, their declared dtypes and the metadata of the file at ``path`` (module docstring).
 
     Raises ModelFileError("cannot read model PATH: ...") if the file cannot be read, and
     ModelFileError("model PATH is ...") if it is larger than ``max_bytes`` (at most MAX_FILE_BYTES) or
@@ -208,14 +202,12 @@ def _check_tiling(entries: dict[str, tuple[str, tuple[int, ...], int, int]], buf
 
 
 def _tensor_from(name: str, entry: tuple[str, tuple[int, ...], int, int], buffer: memoryview) -> np.ndarray:
-    """The read-only native array of one (already validated) entry; BF16 widened exactly to float32."""
+    """The read-only native array of one (already validated) entry (BF16 as its raw 16-bit patterns: the
+    checker reads only F32 tensors)."""
     code, shape, begin, end = entry
     stored = np.frombuffer(buffer[begin:end], dtype=np.dtype(WIRE_DTYPES[code])).reshape(shape)
     if code == "BOOL" and (stored.view(np.uint8) > 1).any():
         raise ModelFileError(f"tensor {short_repr(name)}: BOOL byte other than 0 or 1")
-    if code == "BF16":
-        values = (stored.astype(np.uint32) << 16).view(np.float32)
-    else:
-        values = stored.astype(stored.dtype.newbyteorder("="), copy=False)
+    values = stored.astype(stored.dtype.newbyteorder("="), copy=False)
     values.flags.writeable = False
     return values

@@ -19,7 +19,7 @@ import numpy as np
 
 from certificates.codec import Certificate, TraceStep
 from certificates.model_file import load_model
-from certificates.safetensors import read_safetensors
+from certificates.safetensors import read_safetensors_file
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.strategies.cubic import CASE_BLOCK, claim_chunks, cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
@@ -143,13 +143,14 @@ def _large_vocabulary(directory: Path, full: bool) -> list[Case]:
 
 def _config_exponent(directory: Path, full: bool) -> list[Case]:
     model, cert = _small_model(directory)
-    hostile = _write_raw_model(directory / "exponent.safetensors", read_safetensors(model)[0], '{"seed": 1e999999999}')
+    tensors = read_safetensors_file(model).tensors
+    hostile = _write_raw_model(directory / "exponent.safetensors", tensors, '{"seed": 1e999999999}')
     return [_case("hang", "config number 1e999999999", cert, hostile, (ERROR,))]
 
 
 def _tiny_attn_scale(directory: Path, full: bool) -> list[Case]:
     model, cert = _small_model(directory)
-    tensors = read_safetensors(model)[0]
+    tensors = read_safetensors_file(model).tensors
     hostile = _write_raw_model(directory / "scale.safetensors", tensors, '{"attn_scale": 1e-999999}')
     return [_case("hang", "attn_scale 1e-999999", cert, hostile, (ERROR,))]
 
@@ -235,7 +236,7 @@ def _all_cases_good_cubic(directory: Path, full: bool) -> list[Case]:
 
 def _unembedding_zero(directory: Path, full: bool) -> list[Case]:
     """W_U = 0: no margin anywhere, so every sequence goes to stage 2 of the brute force."""
-    tensors = dict(read_safetensors(SHIPPED_MODEL)[0]) if full else _tensors(6, 16, 4, 8, 8)
+    tensors = dict(read_safetensors_file(SHIPPED_MODEL).tensors) if full else _tensors(6, 16, 4, 8, 8)
     tensors["unembed.W_U"] = np.zeros_like(tensors["unembed.W_U"])
     vocab = tensors["embed.W_E"].shape[0]
     model = _write_model(directory / "wu0.safetensors", tensors)
@@ -253,7 +254,7 @@ def _forged_file_name(directory: Path, full: bool) -> list[Case]:
 def _digest_binding(directory: Path, full: bool) -> list[Case]:
     """The same tensors with another attention scale, a soft cap, or a version-1 certificate."""
     model, cert = _small_model(directory)
-    tensors = read_safetensors(model)[0]
+    tensors = read_safetensors_file(model).tensors
     rescaled = _write_model(directory / "rescaled.safetensors", tensors, {"attn_scale": 2.0})
     unscaled = _write_model(directory / "unscaled.safetensors", tensors, {"use_attn_scale": False})
     capped = _write_raw_model(directory / "capped.safetensors", tensors, '{"attn_scores_soft_cap": 30.0}')

@@ -14,7 +14,7 @@ import pytest
 
 from certificates.errors import ModelFileError
 from certificates.model_file import REQUIRED_TENSORS, TENSOR_NAMES, load_model, model_digest
-from certificates.safetensors import decode_safetensors, read_safetensors, read_safetensors_file
+from certificates.safetensors import decode_safetensors, read_safetensors_file
 from prover.writers import encode_safetensors, save_model, write_safetensors
 
 V, N, D, H = 8, 3, 4, 5
@@ -187,12 +187,13 @@ def test_non_float32_weight(tmp_path: Path, dtype: type) -> None:
     rejected(tmp_path, tensors, "tensor embed.W_E has dtype .*F32")
 
 
-def test_bfloat16_is_widened_exactly() -> None:
+def test_bfloat16_is_read_as_its_bit_patterns() -> None:
+    """The checker reads F32 tensors only; a BF16 tensor is parsed (so the file's layout is checked) and
+    kept as its raw 16-bit patterns."""
     bits = np.array([0x3F80, 0xC040, 0x0001], dtype="<u2")  # 1.0, -3.0, the smallest subnormal
     data = raw_safetensors({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}, bits.tobytes())
     parsed = decode_safetensors(data)
-    assert parsed.dtypes == {"w": "BF16"} and parsed.tensors["w"].dtype == np.float32
-    assert parsed.tensors["w"].tolist() == [1.0, -3.0, 2.0**-133]
+    assert parsed.dtypes == {"w": "BF16"} and parsed.tensors["w"].tolist() == bits.tolist()
 
 
 def test_bfloat16_weight_is_rejected(tmp_path: Path) -> None:
@@ -456,7 +457,8 @@ def test_safetensors_round_trip_all_dtypes(tmp_path: Path) -> None:
     }
     metadata = {"config": "{}", "format": "pt", "ünïcode": "✓"}
     write_safetensors(tmp_path / "t.safetensors", tensors, metadata)
-    read, read_metadata = read_safetensors(tmp_path / "t.safetensors")
+    parsed = read_safetensors_file(tmp_path / "t.safetensors")
+    read, read_metadata = parsed.tensors, parsed.metadata
     assert read_metadata == metadata and set(read) == set(tensors)
     for name, values in tensors.items():
         assert read[name].dtype == values.dtype.newbyteorder("=") and read[name].shape == values.shape
