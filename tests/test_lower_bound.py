@@ -106,3 +106,16 @@ def test_outer_sum_certainly_positive_only_for_positive_sums(sizes, data):
             exact, axis = exact.reshape(view), axis + 1
         sums, magnitudes = sums + exact, magnitudes + np.abs(exact)
     certainly_positive_is_right(grid, sums, magnitudes)
+
+
+CANCELLATION = np.array([2.0**54, -1.0, -1.0, -(2.0**54 - 2.0)])
+"""Exactly 0, but its float sum in order is 2: each -1 is lost to rounding at 2^54 (a tie to even)."""
+
+
+def test_certainly_positive_is_not_fooled_by_rounding():
+    """A float sum of lower bounds that is positive only through rounding (the exact sum is 0) certifies
+    nothing, by the sum or by the outer sum."""
+    assert CANCELLATION.reshape(1, -1).sum(axis=1)[0] > 0 and sum(fractions_of(CANCELLATION)) == 0
+    assert not LowerBound(CANCELLATION.reshape(1, -1)).sum_certainly_positive(axis=1).any()
+    parts = [LowerBound(np.array(value)) for value in CANCELLATION]
+    assert not LowerBound.outer_sum_certainly_positive(parts).any()

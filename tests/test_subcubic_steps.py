@@ -40,11 +40,13 @@ from checker.tables import Tables
 from prover.subcubic_search import direct_hints, eqke_hints
 from tests.exact_arithmetic import (
     MODERATE,
+    OverRoot,
     assert_encloses,
     assert_lower_bound,
     assert_upper_bound,
     compared,
     exact_tables,
+    exp_brackets,
     fractions_of,
     point_in,
     sequence_truths,
@@ -192,6 +194,66 @@ def test_attention_enclosures_bound_the_attention_on_the_max_of_every_sequence(t
             assert_lower_bound(lower.lo[case], alpha, where)
         if upper_compared[case]:
             assert_upper_bound(upper.hi[case], alpha, where)
+
+
+def extreme_attention(exact, ehat: np.ndarray, eps: np.ndarray, case) -> tuple[Fraction, Fraction]:
+    """The smallest and largest attention on the max token that the inputs of step D allow in one case:
+    with every gap ``D_k = EQKE[q, m] - EQKE[q, k]`` (k <= m - g) anywhere in
+    ``Ehat[q, m] - [max, min]_{k <= m-g} Ehat[q, k] -+ eps[q]`` (real Err of row range eps[q] reach both
+    ends), ``D_q`` in ``Ehat[q, m] - Ehat[q, q] +- eps[q]``, and the max token on the non-query positions of
+    smallest (for the smallest attention) or largest positional weight ``x_p = exp(EQKP[q, p])``: the
+    attention of actual sequences of models with these Ehat and eps, so every sound enclosure holds them.
+    Returned as the lower end of the smallest's bracket and the upper end of the largest's (safe side)."""
+    q, m, c, g = (int(value) for value in case)
+    slots = exact.eqkp.ratio.shape[1] - 1
+    j = c - (q != m)
+    weights = exp_brackets(exact.eqkp[q], np.array(Fraction(0), dtype=object))
+    ascending = sorted(range(slots), key=lambda p: exact.eqkp.ratio[q, p])
+    row, spread = fractions_of(ehat[q]), Fraction(eps[q])
+    gaps = (row[m] - max(row[: m - g + 1]) - spread, row[m] - min(row[: m - g + 1]) + spread) if j else (0, 0)
+    query_gaps = (row[m] - row[q] - spread, row[m] - row[q] + spread) if q != m else (0, 0)
+
+    def attention(on_max: list[int], gap, query_gap, end: str) -> Fraction:
+        """The attention's bracket end ``end`` ("lo" or "hi") for max slots ``on_max`` and the given gaps."""
+        pick = (lambda b: b.lo) if end == "lo" else (lambda b: b.hi)
+        other = (lambda b: b.hi) if end == "lo" else (lambda b: b.lo)
+        factor = exp_brackets(OverRoot(np.array(-gap, dtype=object), Fraction(1)), np.array(0, dtype=object))[()]
+        query = exp_brackets(exact.eqkp[q, slots:], np.array(query_gap, dtype=object))[0]
+        held = sum((pick(weights[p]) for p in on_max), Fraction(0))
+        rest = sum((other(weights[p]) for p in range(slots) if p not in on_max), Fraction(0)) * other(factor)
+        if q == m:  # the query's share counts: alpha = (X + w) / (X + w + F Y)
+            held += pick(query)
+            return held / (held + rest)
+        return held / (held + rest + other(query))
+
+    return (attention(ascending[: slots - j], gaps[0], query_gaps[0], "lo"),
+            attention(ascending[j:], gaps[1], query_gaps[1], "hi"))
+
+
+@settings(max_examples=EXAMPLES)
+@given(spec=small_models(), seed=seeds)
+@example(spec=TRAINED, seed=0)
+def test_attention_enclosures_hold_the_extremes_their_inputs_allow(tmp_path_factory, spec, seed):
+    """``lower.lo`` and ``upper.hi`` bound the smallest and largest attention on the max token consistent with
+    a point Ehat, eps and the tables' EQKP (:func:`extreme_attention`), for every attended case and
+    any ordering hint: nothing about the real Err but its row ranges may be assumed."""
+    weights = build_model(spec, tmp_path_factory.mktemp("m")).weights
+    tables, exact = Tables(weights), exact_tables(weights)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    rng = np.random.default_rng(seed)
+    ehat = rng.standard_normal((vocab, vocab)) * rng.choice([0.3, 3.0])
+    eps = rng.random(vocab) * rng.choice([0.0, 0.1, 2.0])
+    order = np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)]).reshape(vocab, n_ctx - 1)
+    cases = attended_cases(vocab, n_ctx)
+    lower, upper = attention_enclosures(tables, Interval.exact(ehat), eps, order, cases)
+    moderate = float(np.abs(tables.eqkp.lo).max()) <= MODERATE
+    lower_compared, upper_compared = compared(lower.lo, moderate), compared(upper.hi, moderate)
+    for index, case in enumerate(zip(*cases, strict=True)):
+        smallest, largest = extreme_attention(exact, ehat, eps, case)
+        if lower_compared[index]:
+            assert lower.lo[index] <= smallest, f"case {case}: lower end {lower.lo[index]} above {float(smallest)}"
+        if upper_compared[index]:
+            assert upper.hi[index] >= largest, f"case {case}: upper end {upper.hi[index]} below {float(largest)}"
 
 
 @settings(max_examples=by_profile(ci=16, long=400))
