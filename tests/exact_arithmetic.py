@@ -274,6 +274,22 @@ def _interval(value: Fraction) -> iv.mpf:
     return iv.mpf(value.numerator) / value.denominator
 
 
+def wrong_outputs(vocab: int) -> np.ndarray:
+    """[V, V-1]: row m lists the outputs y != m, ascending (the order of the checker's ``j`` axes)."""
+    return np.array([[y for y in range(vocab) if y != m] for m in range(vocab)], dtype=np.int64).reshape(vocab, -1)
+
+
+def centred(table: np.ndarray) -> np.ndarray:
+    """``T'[t, m, j] = T[t, y_j] - T[t, m]`` [rows, V, V-1] over the wrong outputs ``y_j`` of each m (exact)."""
+    vocab = table.shape[1]
+    return table[:, wrong_outputs(vocab)] - table[:, np.arange(vocab)][:, :, None]
+
+
+def positional_worst(tables: ExactTables) -> np.ndarray:
+    """``pi[m, j] = max_p (PVOU[p, y_j] - PVOU[p, m])`` (exact): the positional value path at its worst."""
+    return centred(tables.pvou).max(axis=0)
+
+
 # ----------------------------------------------------------------------------- sequences
 @dataclass(frozen=True)
 class SequenceTruth:

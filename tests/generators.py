@@ -133,6 +133,23 @@ def small_models() -> st.SearchStrategy[ModelSpec]:
                      planted_models(**sizes, shapes=SMALL_TRAINED_SHAPES))
 
 
+TRAINED_EXAMPLE = ModelSpec(kind="trained", seed=0, vocab=6, n_ctx=3, d_model=8)
+"""A small trained model, where most cases are good: the regime the case bounds are built for."""
+
+
+def random_ordering(rng: np.random.Generator, rows: int, length: int) -> np.ndarray:
+    """A random permutation of ``0..length-1`` per row ([rows, length] <i4): an ordering hint (SPEC 5.2)."""
+    return np.array([rng.permutation(length) for _ in range(rows)], dtype="<i4").reshape(rows, length)
+
+
+def ordering_hint(positional_scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An ordering hint for the rows of ``positional_scores`` [V, n-1]: the sorting one (what the provers
+    send) or, half the time, a random one (any permutation is sound)."""
+    if rng.random() < 0.5:
+        return np.argsort(positional_scores, axis=1).astype("<i4")
+    return random_ordering(rng, *positional_scores.shape)
+
+
 def models() -> st.SearchStrategy[ModelSpec]:
     """Every kind of model above."""
     return st.one_of(random_models(), trained_models(), planted_models(), tied_models(), extreme_models())

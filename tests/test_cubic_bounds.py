@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from checker.strategies.cubic import cubic_coefficient
-from checker.strategies.cubic_bounds import case_bounds, logit_paths, softmax_factors, valid_cases, wrong_outputs
+from checker.strategies.cubic_bounds import case_bounds, logit_paths, softmax_factors, valid_cases
 from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio
 from checker.tables import Tables
 from tests.coverage import cubic_covered
@@ -22,30 +22,23 @@ from tests.exact_arithmetic import (
     OverRoot,
     assert_encloses,
     assert_upper_bound,
+    centred,
     compared,
     exact_tables,
     exp_brackets,
     fractions_of,
+    positional_worst,
     sequence_truths,
 )
-from tests.generators import ModelSpec, build_model, small_models
+from tests.generators import TRAINED_EXAMPLE, build_model, ordering_hint, random_ordering, small_models
 from tests.trust import by_profile
 
 EXAMPLES = by_profile(ci=12, long=300)
-TRAINED = ModelSpec(kind="trained", seed=0, vocab=6, n_ctx=3, d_model=8)
-"""A trained model, where most cases are good (the regime the bounds are built for)."""
-
-
-def centred(table: np.ndarray) -> np.ndarray:
-    """``T'[., m, j] = T[., y_j] - T[., m]`` over the wrong outputs ``y_j`` of each m (exact)."""
-    vocab = table.shape[1]
-    others = wrong_outputs(vocab)
-    return table[:, others] - table[:, np.arange(vocab)][:, :, None]
 
 
 def exact_ov(exact) -> tuple[np.ndarray, np.ndarray]:
     """``pi[m, j] = max_p PVOU'[p, m, j]`` and ``ov[t, m, j] = EVOU'[t, m, j] + pi[m, j]`` (exact)."""
-    pi = centred(exact.pvou).max(axis=0)
+    pi = positional_worst(exact)
     return pi, centred(exact.evou) + pi[None]
 
 
@@ -58,10 +51,6 @@ def exact_chord_coefficient(ov: np.ndarray, weight: np.ndarray) -> np.ndarray:
     own_max = own.max(axis=-1)[None, :, None]  # h[m]
     mixed = own[None, :, None, :] * (1 - w)[None, :, :, None] + ov[:, :, None, :] * w[None, :, :, None]
     return own_max + (mixed.max(axis=-1) - own_max) / w[None]
-
-
-def random_orders(rng: np.random.Generator, vocab: int, n_ctx: int) -> np.ndarray:
-    return np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)], dtype="<i4").reshape(vocab, n_ctx - 1)
 
 
 @settings(max_examples=EXAMPLES)
@@ -163,8 +152,7 @@ def case_setting(tmp_path_factory, spec, seed: int, chord: bool):
     tables = Tables(weights)
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     rng = np.random.default_rng(seed)
-    order = (np.argsort(tables.eqkp.lo[:, :-1], axis=1).astype("<i4") if rng.random() < 0.5
-             else random_orders(rng, vocab, n_ctx))
+    order = ordering_hint(tables.eqkp.lo[:, :-1], rng)
     weight = rng.choice([1.0, 0.5, 0.3, 0.1, 1e-3], size=(vocab, n_ctx)) if chord else None
     bounds, lam, refused = dense_case_bounds(tables, order, weight)
     moderate = max(float(np.abs(part).max()) for part in (tables.eqke.lo, tables.eqke.hi, tables.eqkp.lo,
@@ -177,8 +165,8 @@ def case_setting(tmp_path_factory, spec, seed: int, chord: bool):
 
 @settings(max_examples=by_profile(ci=16, long=400))
 @given(spec=small_models(), seed=st.integers(0, 2**32 - 1), chord=st.booleans())
-@example(spec=TRAINED, seed=0, chord=False)
-@example(spec=TRAINED, seed=1, chord=True)
+@example(spec=TRAINED_EXAMPLE, seed=0, chord=False)
+@example(spec=TRAINED_EXAMPLE, seed=1, chord=True)
 def test_case_bounds_bound_every_sequence_of_their_case(tmp_path_factory, spec, seed, chord):
     """``B(q, m, k, c) >= max_{y != m} (logit_y - logit_m)`` for every sequence of the case (exact truth,
     every arrangement), for the cubic and the chord coefficient (the cases whose chord condition fails, and
@@ -237,7 +225,7 @@ def formula_bounds(truths, exact, cases, coefficient: np.ndarray) -> list[Bracke
 
 @settings(max_examples=EXAMPLES)
 @given(spec=small_models(), seed=st.integers(0, 2**32 - 1), chord=st.booleans())
-@example(spec=TRAINED, seed=0, chord=True)
+@example(spec=TRAINED_EXAMPLE, seed=0, chord=True)
 def test_case_bounds_enclose_their_formula(tmp_path_factory, spec, seed, chord):
     """Each enclosure of :func:`case_bounds` contains its case's B by the module docstring's formulas (the
     larger of the two configurations for c >= 1, the finer maximum over y for c = 0), whatever the ordering
@@ -255,7 +243,7 @@ def test_case_bounds_enclose_their_formula(tmp_path_factory, spec, seed, chord):
         coefficient = cubic_coefficient(paths, n_ctx)
         exact_coefficient = np.broadcast_to(ov.max(axis=-1)[:, :, None], (vocab, vocab, n_ctx))
     cases = np.nonzero(valid_cases(vocab, n_ctx))
-    bounds, _ = case_bounds(tables, random_orders(rng, vocab, n_ctx), cases, paths, coefficient)
+    bounds, _ = case_bounds(tables, random_ordering(rng, vocab, n_ctx - 1), cases, paths, coefficient)
     expected = np.empty(cases[0].size, dtype=object)
     expected[:] = formula_bounds(sequence_truths(weights), exact, cases, exact_coefficient)
     moderate = max(float(np.abs(part).max()) for part in (tables.eqke.lo, tables.eqkp.lo)) <= MODERATE

@@ -11,6 +11,7 @@ and lower endpoints, the tightest claims a replay would accept.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -19,8 +20,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from certificates.model_file import ModelWeights
 from checker.kernel import Interval
-from checker.strategies.cubic_bounds import wrong_outputs
 from checker.strategies.subcubic_bounds import (
     LogitTerms,
     all_max_bounds,
@@ -44,33 +45,26 @@ from tests.exact_arithmetic import (
     assert_encloses,
     assert_lower_bound,
     assert_upper_bound,
+    centred,
     compared,
     exact_tables,
     exp_brackets,
     fractions_of,
     point_in,
+    positional_worst,
     sequence_truths,
 )
-from tests.generators import ModelSpec, build_model, small_models
+from tests.generators import TRAINED_EXAMPLE, ModelSpec, build_model, ordering_hint, random_ordering, small_models
 from tests.trust import by_profile
 
 EXAMPLES = by_profile(ci=10, long=300)
-TRAINED = ModelSpec(kind="trained", seed=0, vocab=6, n_ctx=3, d_model=8)
-"""A trained model, where most cases are good (the regime the bounds are built for)."""
 seeds = st.integers(0, 2**32 - 1)
 
 
-def centred_on_max(table: np.ndarray) -> np.ndarray:
-    """``T[m, y_j] - T[m, m]`` [V (m), V-1 (j)] over the wrong outputs of each m (exact)."""
+def on_max(table: np.ndarray) -> np.ndarray:
+    """``T[m, y_j] - T[m, m]`` [V (m), V-1 (j)]: each row centred on its own token (exact)."""
     tokens = np.arange(table.shape[0])
-    return table[tokens[:, None], wrong_outputs(tokens.size)] - table[tokens, tokens][:, None]
-
-
-def exact_pi(exact) -> np.ndarray:
-    """``pi[m, j] = max_p (PVOU[p, y_j] - PVOU[p, m])`` (exact)."""
-    tokens = np.arange(exact.pvou.shape[1])
-    others = wrong_outputs(tokens.size)
-    return (exact.pvou[:, others] - exact.pvou[:, tokens][:, :, None]).max(axis=0)
+    return centred(table)[tokens, tokens]
 
 
 def real_mu(knob: str, exact, hints: dict[str, np.ndarray]) -> np.ndarray:
@@ -123,8 +117,8 @@ def test_logit_terms_enclose_their_definitions(tmp_path_factory, spec, seed):
     mu = Interval(centre, centre + rng.choice([0.0, 1e-9, 0.5], size=centre.size))
     terms = logit_terms(Tables(weights), mu)
     point = point_in(mu.lo, mu.hi, rng)
-    e, pi = centred_on_max(exact.evou), exact_pi(exact)
-    a = centred_on_max(np.broadcast_to(point, (point.size, point.size))) + pi
+    e, pi = on_max(exact.evou), positional_worst(exact)
+    a = on_max(np.broadcast_to(point, (point.size, point.size))) + pi
     ranges = exact.evou.max(axis=1) - exact.evou.min(axis=1)
     prefix = np.array([max(ranges[: t + 1]) for t in range(ranges.size)], dtype=object)
     for name, value in (("e", e), ("pi", pi), ("a", a), ("r", e.max(axis=1)), ("e_min", e.min(axis=1)),
@@ -156,44 +150,54 @@ def members(cases: tuple[np.ndarray, ...], sequences, vocab: int) -> list[tuple[
     return pairs
 
 
-def attention_setting(tmp_path_factory, spec: ModelSpec, seed: int):
-    """A model with its truths, the case list, the attention enclosures of every attended case for a drawn
-    attention-error knob (the prover's hints), whether the model is moderate
-    (:data:`tests.exact_arithmetic.MODERATE`), and the random generator."""
+@dataclass(frozen=True)
+class AttentionSetting:
+    """A model, its sequence truths and attended cases, and the attention enclosures of those cases for a
+    drawn attention-error knob (the prover's hints) and ordering hint; ``moderate``: no enclosure may be
+    NaN (:data:`tests.exact_arithmetic.MODERATE`)."""
+
+    weights: ModelWeights
+    tables: Tables
+    truths: dict
+    cases: tuple[np.ndarray, ...]
+    lower: Interval
+    upper: Interval
+    moderate: bool
+    rng: np.random.Generator
+
+
+def attention_setting(tmp_path_factory, spec: ModelSpec, seed: int) -> AttentionSetting:
     weights = build_model(spec, tmp_path_factory.mktemp("m")).weights
-    truths = sequence_truths(weights)
     tables = Tables(weights)
     rng = np.random.default_rng(seed)
     knob = ATTENTION_ERROR_KNOBS[rng.integers(len(ATTENTION_ERROR_KNOBS))]
     ehat, eps = eqke_decomposition(knob, tables, eqke_hints(weights, knob, torch.device("cpu")))
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    order = (np.argsort(tables.eqkp.lo[:, :-1], axis=1).astype("<i4") if rng.random() < 0.5
-             else np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)]).reshape(vocab, n_ctx - 1))
-    cases = attended_cases(vocab, n_ctx)
-    lower, upper = attention_enclosures(tables, ehat, eps.hi, order, cases)
+    cases = attended_cases(weights.d_vocab, weights.n_ctx)
+    lower, upper = attention_enclosures(tables, ehat, eps.hi, ordering_hint(tables.eqkp.lo[:, :-1], rng), cases)
     magnitudes = (tables.eqkp.lo, tables.eqkp.hi, ehat.lo, ehat.hi, eps.hi)
     moderate = max(float(np.abs(part).max()) for part in magnitudes) <= MODERATE
-    return weights, tables, truths, cases, (lower, upper, moderate), rng
+    return AttentionSetting(weights, tables, sequence_truths(weights), cases, lower, upper, moderate, rng)
 
 
 @settings(max_examples=EXAMPLES)
 @given(spec=small_models(), seed=seeds)
-@example(spec=TRAINED, seed=0)
+@example(spec=TRAINED_EXAMPLE, seed=0)
 def test_attention_enclosures_bound_the_attention_on_the_max_of_every_sequence(tmp_path_factory, spec, seed):
     """``lower.lo <= alpha <= upper.hi`` for the attention alpha on the max token (the query's share
     included when q = m) of every sequence of every attended case, given the accepted eps of any knob (NaN,
     the kernel's answer to an overflow, only where the model is not moderate)."""
-    weights, _, truths, cases, (lower, upper, moderate), _ = attention_setting(tmp_path_factory, spec, seed)
-    pairs = members(cases, truths, weights.d_vocab)
+    setting = attention_setting(tmp_path_factory, spec, seed)
+    pairs = members(setting.cases, setting.truths, setting.weights.d_vocab)
     assert pairs
-    lower_compared, upper_compared = compared(lower.lo, moderate), compared(upper.hi, moderate)
+    lower_compared = compared(setting.lower.lo, setting.moderate)
+    upper_compared = compared(setting.upper.hi, setting.moderate)
     for case, sequence in pairs:
-        alpha = np.array(truths[sequence].attention_on_max, dtype=object)
-        where = f"case {tuple(int(axis[case]) for axis in cases)}, sequence {sequence}"
+        alpha = np.array(setting.truths[sequence].attention_on_max, dtype=object)
+        where = f"case {tuple(int(axis[case]) for axis in setting.cases)}, sequence {sequence}"
         if lower_compared[case]:
-            assert_lower_bound(lower.lo[case], alpha, where)
+            assert_lower_bound(setting.lower.lo[case], alpha, where)
         if upper_compared[case]:
-            assert_upper_bound(upper.hi[case], alpha, where)
+            assert_upper_bound(setting.upper.hi[case], alpha, where)
 
 
 def extreme_attention(exact, ehat: np.ndarray, eps: np.ndarray, case) -> tuple[Fraction, Fraction]:
@@ -232,7 +236,7 @@ def extreme_attention(exact, ehat: np.ndarray, eps: np.ndarray, case) -> tuple[F
 
 @settings(max_examples=EXAMPLES)
 @given(spec=small_models(), seed=seeds)
-@example(spec=TRAINED, seed=0)
+@example(spec=TRAINED_EXAMPLE, seed=0)
 def test_attention_enclosures_hold_the_extremes_their_inputs_allow(tmp_path_factory, spec, seed):
     """``lower.lo`` and ``upper.hi`` bound the smallest and largest attention on the max token consistent with
     a point Ehat, eps and the tables' EQKP (:func:`extreme_attention`), for every attended case and
@@ -243,7 +247,7 @@ def test_attention_enclosures_hold_the_extremes_their_inputs_allow(tmp_path_fact
     rng = np.random.default_rng(seed)
     ehat = rng.standard_normal((vocab, vocab)) * rng.choice([0.3, 3.0])
     eps = rng.random(vocab) * rng.choice([0.0, 0.1, 2.0])
-    order = np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)]).reshape(vocab, n_ctx - 1)
+    order = random_ordering(rng, vocab, n_ctx - 1)
     cases = attended_cases(vocab, n_ctx)
     lower, upper = attention_enclosures(tables, Interval.exact(ehat), eps, order, cases)
     moderate = float(np.abs(tables.eqkp.lo).max()) <= MODERATE
@@ -258,20 +262,22 @@ def test_attention_enclosures_hold_the_extremes_their_inputs_allow(tmp_path_fact
 
 @settings(max_examples=by_profile(ci=16, long=400))
 @given(spec=small_models(), seed=seeds, direct=st.sampled_from(DIRECT_PATH_KNOBS), mean_query=st.booleans())
-@example(spec=TRAINED, seed=0, direct="max-diff-exact", mean_query=True)
-@example(spec=TRAINED, seed=1, direct="mean-query+max-diff", mean_query=False)
+@example(spec=TRAINED_EXAMPLE, seed=0, direct="max-diff-exact", mean_query=True)
+@example(spec=TRAINED_EXAMPLE, seed=1, direct="mean-query+max-diff", mean_query=False)
 def test_case_bounds_bound_every_sequence_of_their_case(tmp_path_factory, spec, seed, direct, mean_query):
     """``B(q, m, c) >= max_{y != m} (logit_y - logit_m)`` for every sequence of every attended case, for both
     attention knobs (``mean-query+diff`` with a drawn abar, any real being sound) and every direct path,
     given the accepted attention ends (NaN, after an overflow, only where the model is not moderate)."""
-    weights, tables, truths, cases, (lower, upper, moderate), rng = attention_setting(tmp_path_factory, spec, seed)
+    setting = attention_setting(tmp_path_factory, spec, seed)
+    weights, tables, cases, rng = setting.weights, setting.tables, setting.cases, setting.rng
     mu, slack = direct_path(direct, tables, direct_path_hints(weights, direct, rng))
     average = rng.uniform(-0.5, 1.5, size=(weights.d_vocab, weights.n_ctx)) if mean_query else None
-    bounds = case_bound_enclosures(logit_terms(tables, mu), slack, cases, lower.lo, upper.hi, average)
-    bound_compared = compared(bounds.hi, moderate)
-    for case, sequence in members(cases, truths, weights.d_vocab):
+    bounds = case_bound_enclosures(logit_terms(tables, mu), slack, cases, setting.lower.lo, setting.upper.hi,
+                                   average)
+    bound_compared = compared(bounds.hi, setting.moderate)
+    for case, sequence in members(cases, setting.truths, weights.d_vocab):
         if bound_compared[case]:
-            worst = np.array(truths[sequence].worst_difference, dtype=object)
+            worst = np.array(setting.truths[sequence].worst_difference, dtype=object)
             assert_upper_bound(bounds.hi[case], worst, f"case {tuple(int(a[case]) for a in cases)}, {sequence}")
 
 
@@ -384,9 +390,9 @@ def test_all_max_formulas_enclose_their_definitions(tmp_path_factory, spec, seed
     mu, slack = rng.standard_normal(vocab) * 3, rng.random(vocab) * 5
     terms = logit_terms(tables, Interval.exact(mu))
     maxima = rng.permutation(vocab)[: rng.integers(1, vocab + 1)]
-    e, pi = centred_on_max(exact.evou), exact_pi(exact)
-    direct = (centred_on_max(exact.eupu) + e + pi).max(axis=1)
+    e, pi = on_max(exact.evou), positional_worst(exact)
+    direct = (on_max(exact.eupu) + e + pi).max(axis=1)
     assert_encloses(exact_all_max(tables, terms, maxima), direct[maxima], "exact all-max")
-    a = centred_on_max(np.broadcast_to(fractions_of(mu), (vocab, vocab))) + pi
+    a = on_max(np.broadcast_to(fractions_of(mu), (vocab, vocab))) + pi
     factored = (a + e).max(axis=1) + fractions_of(slack)
     assert_encloses(factored_all_max(terms, Interval.exact(slack), maxima), factored[maxima], "factored all-max")
