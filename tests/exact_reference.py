@@ -159,7 +159,7 @@ def exact_accuracy(weights: ModelWeights) -> ExactAccuracy:
 
 
 @contextmanager
-def _interval_precision(bits: int) -> Iterator[None]:
+def interval_precision(bits: int) -> Iterator[None]:
     """Run the block with ``mpmath.iv`` at ``bits`` bits (the iv context has no ``workprec``)."""
     saved = iv.prec
     iv.prec = bits
@@ -182,7 +182,7 @@ def _to_float(ints: np.ndarray, shift: int) -> np.ndarray:
     return np.array([convert(v) for v in ints.ravel()], dtype=np.float64).reshape(ints.shape)
 
 
-def _scores(paths: ExactPaths, numerators: np.ndarray) -> list[iv.mpf]:
+def score_enclosures(paths: ExactPaths, numerators: np.ndarray) -> list[iv.mpf]:
     """Interval enclosures of the scores ``numerators / (2**score_shift * s)`` at the current iv precision."""
     scale = iv.sqrt(iv.mpf(paths.scale_squared.numerator) / paths.scale_squared.denominator)
     unit = iv.ldexp(iv.mpf(1), -paths.score_shift) / scale
@@ -194,9 +194,9 @@ def _cached_weights(paths: ExactPaths) -> tuple[np.ndarray, np.ndarray]:
     the entries known to relative accuracy RELIABLE_WIDTH (or below 2^-1100, read as 0)."""
     vocab, _, n_ctx = paths.score.shape
     weights, reliable = np.zeros(paths.score.shape), np.zeros(paths.score.shape, bool)
-    with _interval_precision(PRECISIONS[0]):
+    with interval_precision(PRECISIONS[0]):
         for query in range(vocab):
-            scores = _scores(paths, paths.score[query].ravel())
+            scores = score_enclosures(paths, paths.score[query].ravel())
             top = max(score.b for score in scores)
             for flat, score in enumerate(scores):
                 index = (query, *divmod(flat, n_ctx))
@@ -257,17 +257,17 @@ def _decide_exactly(paths: ExactPaths, sequence: tuple[int, ...]) -> tuple[np.nd
 
 def _weight(paths: ExactPaths, numerator: int, top: int) -> mpmath.mpf:
     """A 200-bit approximation of ``exp(a - a_top)`` for reporting."""
-    with _interval_precision(PRECISIONS[0]):
-        return mpmath.mpf(iv.exp(_scores(paths, [numerator - top])[0]).mid)
+    with interval_precision(PRECISIONS[0]):
+        return mpmath.mpf(iv.exp(score_enclosures(paths, [numerator - top])[0]).mid)
 
 
 def _interval_sign(paths: ExactPaths, coefficients: dict[int, int]) -> tuple[int, mpmath.mpf]:
     """The sign of ``sum_g exp(a_g - a_top) C_g`` (not all ``C_g`` zero, hence nonzero) and an approximation."""
     top = max(coefficients)
     for bits in PRECISIONS:
-        with _interval_precision(bits):
+        with interval_precision(bits):
             keys = list(coefficients)
-            scores = _scores(paths, [key - top for key in keys])
+            scores = score_enclosures(paths, [key - top for key in keys])
             total = iv.mpf(0)
             for key, score in zip(keys, scores, strict=True):
                 total += iv.exp(score) * iv.mpf(coefficients[key])

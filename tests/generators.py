@@ -31,6 +31,7 @@ from tests.trust import by_profile
 
 TRAINED_SHAPES = ((5, 2, 8), (6, 3, 8), (8, 3, 8), (5, 4, 8))
 """(V, n, d_model) of the trained models: a few shapes, so the training cache is hit."""
+SMALL_TRAINED_SHAPES = ((5, 2, 8), (6, 3, 8))
 TRAINING_STEPS = 200
 TIE_VARIANTS = ("unembed-columns", "embed-rows", "zero-values", "zero-values+unembed-columns",
                 "zero-unembed", "zero-positions+embed-rows")
@@ -78,9 +79,9 @@ def _sizes(draw: st.DrawFn, max_vocab: int = 8, max_n_ctx: int = 4) -> tuple[int
 
 
 @st.composite
-def random_models(draw: st.DrawFn) -> ModelSpec:
+def random_models(draw: st.DrawFn, max_vocab: int = 8, max_n_ctx: int = 4) -> ModelSpec:
     """Gaussian weights at scales from 0.1 to 8, biases or not."""
-    vocab, n_ctx, d_model = draw(_sizes())
+    vocab, n_ctx, d_model = draw(_sizes(max_vocab, max_n_ctx))
     return ModelSpec(
         kind="random", seed=draw(st.integers(0, 2**31)), vocab=vocab, n_ctx=n_ctx, d_model=d_model,
         scale=draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 4.0, 8.0])), biases=draw(st.booleans()),
@@ -88,17 +89,18 @@ def random_models(draw: st.DrawFn) -> ModelSpec:
 
 
 @st.composite
-def trained_models(draw: st.DrawFn) -> ModelSpec:
+def trained_models(draw: st.DrawFn, shapes: tuple[tuple[int, int, int], ...] = TRAINED_SHAPES) -> ModelSpec:
     """Tiny trained Max-of-n models (few seeds and shapes, so the training cache is hit)."""
-    vocab, n_ctx, d_model = draw(st.sampled_from(TRAINED_SHAPES))
+    vocab, n_ctx, d_model = draw(st.sampled_from(shapes))
     seed = draw(st.integers(0, by_profile(ci=2, long=8) - 1))
     return ModelSpec(kind="trained", seed=seed, vocab=vocab, n_ctx=n_ctx, d_model=d_model)
 
 
 @st.composite
-def planted_models(draw: st.DrawFn) -> ModelSpec:
+def planted_models(draw: st.DrawFn, max_vocab: int = 8, max_n_ctx: int = 4,
+                   shapes: tuple[tuple[int, int, int], ...] = TRAINED_SHAPES) -> ModelSpec:
     """A random or trained model with one sequence right or wrong by a tiny relative margin."""
-    base = draw(st.one_of(random_models(), trained_models()))
+    base = draw(st.one_of(random_models(max_vocab, max_n_ctx), trained_models(shapes)))
     return replace(
         base, kind="planted", base=base.kind, d_model=max(2, base.d_model),
         planted=draw(st.integers(0, base.vocab**base.n_ctx - 1)), planted_sign=draw(st.sampled_from([-1, 1])),
@@ -107,9 +109,9 @@ def planted_models(draw: st.DrawFn) -> ModelSpec:
 
 
 @st.composite
-def tied_models(draw: st.DrawFn) -> ModelSpec:
+def tied_models(draw: st.DrawFn, max_vocab: int = 8, max_n_ctx: int = 4) -> ModelSpec:
     """Random models whose logits tie exactly in real arithmetic for some (or all) sequences."""
-    base = draw(random_models())
+    base = draw(random_models(max_vocab, max_n_ctx))
     return replace(base, kind="tied", variant=draw(st.sampled_from(TIE_VARIANTS)))
 
 
@@ -121,6 +123,31 @@ def extreme_models(draw: st.DrawFn) -> ModelSpec:
         kind="extreme", seed=draw(st.integers(0, 2**31)), vocab=vocab, n_ctx=n_ctx, d_model=min(d_model, 4),
         biases=draw(st.booleans()), variant=draw(st.sampled_from(EXTREME_VARIANTS)),
     )
+
+
+def small_models() -> st.SearchStrategy[ModelSpec]:
+    """Random, exactly tied, planted (V <= 5, n <= 3) and trained models of at most 216 sequences, few enough
+    to enumerate every sequence in exact arithmetic (:func:`tests.exact_arithmetic.sequence_truths`)."""
+    sizes = {"max_vocab": 5, "max_n_ctx": 3}
+    return st.one_of(random_models(**sizes), tied_models(**sizes), trained_models(shapes=SMALL_TRAINED_SHAPES),
+                     planted_models(**sizes, shapes=SMALL_TRAINED_SHAPES))
+
+
+TRAINED_EXAMPLE = ModelSpec(kind="trained", seed=0, vocab=6, n_ctx=3, d_model=8)
+"""A small trained model, where most cases are good: the regime the case bounds are built for."""
+
+
+def random_ordering(rng: np.random.Generator, rows: int, length: int) -> np.ndarray:
+    """A random permutation of ``0..length-1`` per row ([rows, length] <i4): an ordering hint (SPEC 5.2)."""
+    return np.array([rng.permutation(length) for _ in range(rows)], dtype="<i4").reshape(rows, length)
+
+
+def ordering_hint(positional_scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An ordering hint for the rows of ``positional_scores`` [V, n-1]: the sorting one (what the provers
+    send) or, half the time, a random one (any permutation is sound)."""
+    if rng.random() < 0.5:
+        return np.argsort(positional_scores, axis=1).astype("<i4")
+    return random_ordering(rng, *positional_scores.shape)
 
 
 def models() -> st.SearchStrategy[ModelSpec]:

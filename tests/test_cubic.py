@@ -1,5 +1,7 @@
-"""Cubic strategies (SPEC 5.2, ``cubic`` and ``cubic-ov-chord``): soundness against an independent forward
-pass, per-case enclosures, exact counting, adversarial certificates and the shared attention helpers.
+"""Cubic strategies (SPEC 5.2, ``cubic`` and ``cubic-ov-chord``): soundness of certificates against an
+independent forward pass, exact counting, prover-checker agreement and adversarial certificates. The steps'
+containment tests against exact references are in ``tests/test_cubic_bounds.py`` and, for the shared
+attention helpers, ``tests/test_attention.py``.
 
 The reference in this file is independent of the prover and of the checker: a float64 forward pass of
 SPEC 1 written from the raw weights, with every sequence whose margin is within ``AMBIGUOUS`` of zero
@@ -9,11 +11,9 @@ re-decided by mpmath at 200 bits (the margin safety check).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -26,10 +26,9 @@ from hypothesis import strategies as st
 from certificates.codec import Certificate, TraceStep
 from certificates.model_file import ModelWeights, load_model
 from checker.kernel import Interval
-from checker.strategies.attention import extreme_slot_sums
 from checker.strategies.cubic import cubic_coefficient
 from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
-from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio
+from checker.strategies.cubic_ov_chord import chord_coefficient
 from checker.tables import Tables
 from checker.verify import verify
 from prover import strategies
@@ -116,26 +115,6 @@ def exact_worst_difference(weights: ModelWeights, sequence: tuple[int, ...]) -> 
         logits = resid[-1] * m["W_U"] + (mixed * m["W_O"] + m["b_O"]) * m["W_U"] + m["b_U"]
         label = max(sequence)
         return max(logits[0, y] - logits[0, label] for y in range(weights.d_vocab) if y != label)
-
-
-def correct_sequences(weights: ModelWeights) -> np.ndarray:
-    """Boolean [V]*n: the sequences answered with their max (ambiguous float64 margins re-decided)."""
-    differences = worst_differences(weights)
-    correct = differences < 0
-    for sequence in zip(*np.nonzero(np.abs(differences) <= AMBIGUOUS), strict=True):
-        correct[sequence] = exact_worst_difference(weights, tuple(int(x) for x in sequence)) < 0
-    return correct
-
-
-def sequence_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
-    """Per sequence (flat, x_0 first): query q, max m, copies c, and the smallest and largest non-max,
-    non-query token (both m when c = 0)."""
-    tokens = np.indices((vocab,) * n_ctx).reshape(n_ctx, -1).T
-    q, m, rest = tokens[:, -1], tokens.max(axis=1), tokens[:, :-1]
-    nonmax = rest < m[:, None]
-    low = np.where(nonmax, rest, vocab).min(axis=1, initial=vocab)
-    high = np.where(nonmax, rest, -1).max(axis=1, initial=-1)
-    return q, m, nonmax.sum(axis=1), np.where(high < 0, m, low), np.where(high < 0, m, high), tokens
 
 
 # ----------------------------------------------------------------------------- models
@@ -231,94 +210,6 @@ def test_every_case_good_covers_every_sequence(vocab, n_ctx):
 def test_count_formula_matches_enumeration(vocab, n_ctx, seed, density):
     good = valid_cases(vocab, n_ctx) & (np.random.default_rng(seed).random((vocab,) * 3 + (n_ctx,)) < density)
     assert covered_count(good) == int(cubic_covered(good).sum())
-
-
-# ----------------------------------------------------------------------------- attention helpers
-@given(data=st.data(), length=st.integers(1, 5), rows=st.integers(1, 3))
-def test_extreme_slot_sums_enclose_subset_extremes_for_any_order(data, length, rows):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
-    lo = rng.random((rows, length)) * data.draw(st.sampled_from([1.0, 1e-3, 1e3]))
-    width = np.where(rng.random((rows, length)) < 0.5, 0.0, rng.random((rows, length)) * lo)
-    order = np.array([rng.permutation(length) for _ in range(rows)])
-    smallest, largest = extreme_slot_sums(Interval(lo, lo + width), order)
-    points = lo + rng.random((rows, length)) * width
-    for count in range(length + 1):
-        sums = [points[:, list(subset)].sum(axis=1) for subset in itertools.combinations(range(length), count)]
-        low, high = np.min(sums, axis=0), np.max(sums, axis=0)
-        assert (smallest.lo[:, count] <= low).all() and (low <= smallest.hi[:, count]).all()
-        assert (largest.lo[:, count] <= high).all() and (high <= largest.hi[:, count]).all()
-    tight_smallest, _ = extreme_slot_sums(Interval.exact(points), np.argsort(points, axis=1))
-    sorted_sums = np.concatenate([np.zeros((rows, 1)), np.sort(points, axis=1).cumsum(axis=1)], axis=1)
-    assert np.allclose(tight_smallest.hi, sorted_sums, rtol=1e-14, atol=0)
-
-
-@given(parts=st.lists(st.lists(st.floats(0, 10), min_size=2, max_size=2), min_size=2, max_size=4))
-def test_shares_enclose_exact_ratios(parts):
-    """The enclosure holds at every point of the box, here at the corners given by each pair's first entry."""
-    low, high = np.array([min(pair) for pair in parts]), np.array([max(pair) for pair in parts])
-    enclosure = Interval.shares(Interval(low, high))
-    point = [Fraction(pair[0]) for pair in parts]
-    total = sum(point)
-    for index, value in enumerate(point):
-        if total > 0:
-            assert Fraction(enclosure.lo[index]) <= value / total <= Fraction(enclosure.hi[index])
-
-
-# ----------------------------------------------------------------------------- per-case enclosures
-def dense_case_bounds(weights: ModelWeights, order: np.ndarray, weight: np.ndarray | None):
-    """``B.hi`` on the whole grid [q, m, k, c] (NaN where invalid, or where the chord condition fails)."""
-    tables = Tables(weights)
-    paths = logit_paths(tables)
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    cases = np.nonzero(valid_cases(vocab, n_ctx))
-    coefficient = cubic_coefficient(paths, n_ctx) if weight is None else chord_coefficient(paths, weight)
-    bounds, attention = case_bounds(tables, order, cases, paths, coefficient)
-    upper = bounds.hi
-    if weight is not None:
-        copies = np.flatnonzero(cases[3] > 0)
-        allowed = share_ratio(attention, cases).hi.max(axis=0) <= weight[cases[1][copies], cases[3][copies]]
-        upper[copies[~allowed]] = np.nan
-    grid = np.full((vocab, vocab, vocab, n_ctx), np.nan)
-    grid[cases] = upper
-    return grid
-
-
-@settings(max_examples=SOME)
-@given(spec=small_models, data=st.data(), chord=st.booleans())
-def test_case_bounds_enclose_every_case_and_mixture(tmp_path_factory, spec, data, chord):
-    _, weights = build(tmp_path_factory.mktemp("m"), spec)
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
-    order = np.array([rng.permutation(n_ctx - 1) for _ in range(vocab)], dtype="<i4")
-    weight = rng.choice([1.0, 0.5, 0.1, 1e-3], size=(vocab, n_ctx)) if chord else None
-    upper = dense_case_bounds(weights, order, weight)
-    differences = worst_differences(weights).reshape(-1)
-    q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
-    single = low == high
-    bound = upper[q, m, high, c]
-    checked = single & ~np.isnan(bound)
-    assert not (checked & (differences > bound + AMBIGUOUS)).any(), "a case bound is below the truth"
-    for index in np.flatnonzero(checked & (differences > bound - AMBIGUOUS)):
-        sequence = tuple(int(x) for x in np.unravel_index(index, (vocab,) * n_ctx))
-        assert exact_worst_difference(weights, sequence) <= bound[index]
-    covered = cubic_covered(upper < 0).reshape(-1)
-    assert not (covered & (differences > AMBIGUOUS)).any(), "a mixture of good tokens is wrong"
-
-
-@settings(max_examples=FEW)
-@given(spec=small_models, shape=st.sampled_from(TRAINED_SHAPES), chord=st.booleans())
-def test_case_bounds_enclose_every_case_of_trained_models(tmp_path_factory, spec, shape, chord):
-    spec = {**spec, "vocab": shape[0], "n_ctx": shape[1], "d_model": shape[2]}
-    _, weights = build(tmp_path_factory.mktemp("m"), spec, trained=True)
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    order = np.argsort(Tables(weights).eqkp.lo[:, :-1], axis=1).astype("<i4")
-    upper = dense_case_bounds(weights, order, np.full((vocab, n_ctx), 0.3) if chord else None)
-    differences = worst_differences(weights).reshape(-1)
-    q, m, c, low, high, _ = sequence_cases(vocab, n_ctx)
-    bound = np.where(low == high, upper[q, m, high, c], np.nan)
-    assert not (differences > bound + AMBIGUOUS).any(), "a case bound is below the truth"
-    covered = cubic_covered(upper < 0).reshape(-1)
-    assert not (covered & (differences > -AMBIGUOUS)).any()
 
 
 # ----------------------------------------------------------------------------- prover against checker

@@ -1,12 +1,12 @@
-"""Exact tables: every entry's enclosure contains the Fraction value and is at most 2 floats wide, and the
-SPEC 1 identities hold against an independent 200-bit forward pass. Also unit tests of ExactMatrix."""
+"""Exact tables: every entry's enclosure contains the Fraction value and is at most 2 floats wide, EUPU read by
+rows is EUPU, and the SPEC 1 identities hold against an independent exact forward pass. Also unit tests of
+ExactMatrix."""
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
 
-import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
@@ -16,6 +16,15 @@ from certificates.model_file import ModelWeights
 from checker.kernel import Interval, flops
 from checker.kernel.exact import ExactMatrix, _enclose
 from checker.tables import Tables
+from tests.exact_arithmetic import (
+    WEIGHT_NAMES,
+    OverRoot,
+    assert_encloses,
+    at_most_over_root,
+    exact_tables,
+    fractions_of,
+    holds,
+)
 
 DBL_MAX = float(np.finfo(np.float64).max)
 ETA = 2.0**-1074
@@ -64,56 +73,11 @@ def random_weights(
 
 
 # ----------------------------------------------------------------------------- exact reference
-def _fractions(array: np.ndarray) -> list:
-    if array.ndim == 1:
-        return [Fraction(float(v)) for v in array]
-    return [_fractions(row) for row in array]
-
-
-def _matmul(a: list[list[Fraction]], b: list[list[Fraction]]) -> list[list[Fraction]]:
-    return [[sum((a[i][t] * b[t][j] for t in range(len(b))), Fraction(0)) for j in range(len(b[0]))]
-            for i in range(len(a))]
-
-
-def _add_row(a: list[list[Fraction]], row: list[Fraction]) -> list[list[Fraction]]:
-    return [[x + y for x, y in zip(r, row, strict=True)] for r in a]
-
-
-def reference_tables(weights: ModelWeights) -> dict[str, list[list[Fraction]]]:
-    """The five tables in exact rational arithmetic (EQKE and EQKP before the division by s)."""
-    E, P = _fractions(weights.W_E), _fractions(weights.W_pos)
-    W_Q, W_K, W_V, W_O, W_U = (_fractions(w) for w in (weights.W_Q, weights.W_K, weights.W_V, weights.W_O,
-                                                       weights.W_U))
-    b_Q, b_K, b_V, b_O, b_U = (_fractions(b) for b in (weights.b_Q, weights.b_K, weights.b_V, weights.b_O,
-                                                       weights.b_U))
-    query_side = _add_row(E, P[-1])
-    queries = _add_row(_matmul(query_side, W_Q), b_Q)
-    keys_tokens = _matmul(E, W_K)
-    keys_positions = _add_row(_matmul(P, W_K), b_K)
-    transpose = lambda m: [list(col) for col in zip(*m, strict=True)]  # noqa: E731
-    return {
-        "eqke": _matmul(queries, transpose(keys_tokens)),
-        "eqkp": _matmul(queries, transpose(keys_positions)),
-        "evou": _matmul(_matmul(_matmul(E, W_V), W_O), W_U),
-        "pvou": _matmul(_matmul(_add_row(_matmul(P, W_V), b_V), W_O), W_U),
-        "eupu": _add_row(_add_row(_matmul(query_side, W_U), b_U), _matmul([b_O], W_U)[0]),
-    }
-
-
 def _assert_tight_enclosure(lo: float, hi: float, value: Fraction, scale_squared: Fraction | None) -> None:
-    """lo <= value / sqrt(scale_squared) <= hi, lo and hi equal or adjacent floats."""
+    """lo <= value / sqrt(scale_squared) <= hi, compared exactly, with lo and hi equal or adjacent floats."""
     assert hi == lo or hi == math.nextafter(lo, math.inf), (lo, hi)
-    if scale_squared is None:
-        assert Fraction(lo) <= value <= Fraction(hi)
-        return
-    if lo == hi:  # claimed exact: check it exactly
-        assert Fraction(lo) ** 2 * scale_squared == value**2 and (lo >= 0) == (value >= 0)
-        return
-    with mpmath.workprec(400):
-        exact = mpmath.mpf(value.numerator) / value.denominator / mpmath.sqrt(
-            mpmath.mpf(scale_squared.numerator) / scale_squared.denominator
-        )
-        assert mpmath.mpf(lo) < exact < mpmath.mpf(hi), (lo, hi, exact)
+    exact = OverRoot(np.array(value, dtype=object), Fraction(scale_squared or 1))
+    assert holds(np.array(lo), exact, upper=False) and holds(np.array(hi), exact, upper=True), (lo, hi, value)
 
 
 @given(
@@ -124,68 +88,69 @@ def test_every_entry_is_a_tight_enclosure(seed, vocab, n_ctx, d_model, d_head, s
     scale_squared = Fraction(d_head) if scale_squared is None else scale_squared
     weights = random_weights(seed, vocab, n_ctx, d_model, d_head, scale_squared)
     tables = Tables(weights)
-    reference = reference_tables(weights)
+    reference = exact_tables(weights)
     shapes = {"eqke": (vocab, vocab), "eqkp": (vocab, n_ctx), "evou": (vocab, vocab), "pvou": (n_ctx, vocab),
               "eupu": (vocab, vocab)}
-    for name, exact in reference.items():
-        table = getattr(tables, name)
-        assert table.shape == shapes[name]
-        scale = scale_squared if name in ("eqke", "eqkp") else None
-        for i, row in enumerate(exact):
-            for j, value in enumerate(row):
-                _assert_tight_enclosure(float(table.lo[i, j]), float(table.hi[i, j]), value, scale)
+    for name, shape in shapes.items():
+        table, exact = getattr(tables, name), getattr(reference, name)
+        assert table.shape == shape
+        values, scale = (exact.ratio, scale_squared) if name in ("eqke", "eqkp") else (exact, None)
+        for (i, j), value in np.ndenumerate(values):
+            _assert_tight_enclosure(float(table.lo[i, j]), float(table.hi[i, j]), value, scale)
+
+
+@given(st.integers(0, 2**32), st.integers(1, 6), st.integers(2, 4), st.integers(1, 5), st.data())
+def test_eupu_rows_are_the_rows_of_eupu(seed, vocab, d_model, n_ctx, data) -> None:
+    """``eupu_rows(rows)`` is ``eupu[rows]`` entry for entry (repeats and any order; no rows gives [0, V]),
+    and encloses the exact rows ``EUPU[rows, :]``."""
+    weights = random_weights(seed, vocab, n_ctx, d_model, 2, Fraction(2))
+    rows = np.array(data.draw(st.lists(st.integers(0, vocab - 1), max_size=2 * vocab)), dtype=np.int64)
+    part, whole = Tables(weights).eupu_rows(rows), Tables(weights).eupu
+    assert part.shape == (rows.size, vocab)
+    assert (part.lo == whole.lo[rows]).all() and (part.hi == whole.hi[rows]).all()
+    if rows.size:
+        assert_encloses(part, exact_tables(weights).eupu[rows], "EUPU rows")
+
+
+
 
 
 # ----------------------------------------------------------------------------- identities vs forward pass
-def _forward(weights: ModelWeights, tokens: list[int]) -> tuple[list, list, list]:
-    """200-bit forward pass of SPEC 1: (scores a_p, attention alpha_p, logits at the last position)."""
-    mp = lambda array: [[mpmath.mpf(float(v)) for v in row] for row in np.atleast_2d(array)]  # noqa: E731
-    E, P, W_Q, W_K, W_V, W_O, W_U = (mp(w) for w in (weights.W_E, weights.W_pos, weights.W_Q, weights.W_K,
-                                                       weights.W_V, weights.W_O, weights.W_U))
-    b_Q, b_K, b_V, b_O, b_U = (mp(b)[0] for b in (weights.b_Q, weights.b_K, weights.b_V, weights.b_O,
-                                                     weights.b_U))
-    d, h, n = len(W_Q), len(W_Q[0]), len(tokens)
-    vec_mat = lambda v, m: [mpmath.fsum(v[t] * m[t][j] for t in range(len(m))) for j in range(len(m[0]))]  # noqa: E731
-    resid = [[E[x][j] + P[p][j] for j in range(d)] for p, x in enumerate(tokens)]
-    query = [a + b for a, b in zip(vec_mat(resid[-1], W_Q), b_Q, strict=True)]
-    scale_squared = weights.attn_scale_squared
-    scale = mpmath.sqrt(mpmath.mpf(scale_squared.numerator) / scale_squared.denominator)
-    scores = []
-    for p in range(n):
-        key = [a + b for a, b in zip(vec_mat(resid[p], W_K), b_K, strict=True)]
-        scores.append(mpmath.fsum(query[i] * key[i] for i in range(h)) / scale)
-    top = max(scores)
-    weights_exp = [mpmath.exp(a - top) for a in scores]
-    alpha = [w / mpmath.fsum(weights_exp) for w in weights_exp]
-    mixed = [mpmath.fsum(alpha[p] * (vec_mat(resid[p], W_V)[i] + b_V[i]) for p in range(n)) for i in range(h)]
-    attn_out = [a + b for a, b in zip(vec_mat(mixed, W_O), b_O, strict=True)]
-    final = [resid[-1][j] + attn_out[j] for j in range(d)]
-    logits = [a + b for a, b in zip(vec_mat(final, W_U), b_U, strict=True)]
-    return scores, alpha, logits
+def _forward(weights: ModelWeights, tokens: list[int], alpha: np.ndarray) -> tuple[OverRoot, np.ndarray]:
+    """SPEC 1's forward pass in exact arithmetic from the raw weights: the scores ``a_p`` and the logits at the
+    last position for attention weights ``alpha`` (any rationals summing to 1; the identities hold for all)."""
+    w = {name: fractions_of(getattr(weights, name)) for name in WEIGHT_NAMES}
+    resid = w["W_E"][tokens] + w["W_pos"]  # [n, d]
+    query = resid[-1] @ w["W_Q"] + w["b_Q"]
+    scores = OverRoot((resid @ w["W_K"] + w["b_K"]) @ query, Fraction(weights.attn_scale_squared))
+    mixed = alpha @ (resid @ w["W_V"] + w["b_V"])
+    final = resid[-1] + mixed @ w["W_O"] + w["b_O"]
+    return scores, final @ w["W_U"] + w["b_U"]
 
 
 @given(st.integers(0, 2**32), st.integers(3, 6), st.integers(2, 4), st.integers(2, 5), st.integers(1, 5),
        st.sampled_from(SCALES_SQUARED), st.data())
 def test_identities_against_a_forward_pass(seed, vocab, n_ctx, d_model, d_head, scale_squared, data) -> None:
+    """Exactly: ``EQKE[q, x_p] + EQKP[q, p]`` (through the checker's enclosures) brackets the score ``a_p`` and
+    ``EUPU[q, y] + sum_p alpha_p (EVOU[x_p, y] + PVOU[p, y])`` the logit ``y``, for any attention weights."""
     weights = random_weights(seed, vocab, n_ctx, d_model, d_head, scale_squared, extreme=False)
     t = Tables(weights)
     tokens = data.draw(st.lists(st.integers(0, vocab - 1), min_size=n_ctx, max_size=n_ctx))
-    q = tokens[-1]
-    with mpmath.workprec(200):
-        scores, alpha, logits = _forward(weights, tokens)
-        slack = lambda v: (abs(v) + 1) * mpmath.mpf(2) ** -100  # noqa: E731  (200-bit rounding)
-        for p, x in enumerate(tokens):
-            low = mpmath.mpf(float(t.eqke.lo[q, x])) + mpmath.mpf(float(t.eqkp.lo[q, p]))
-            high = mpmath.mpf(float(t.eqke.hi[q, x])) + mpmath.mpf(float(t.eqkp.hi[q, p]))
-            assert low - slack(low) <= scores[p] <= high + slack(high)
-        for y in range(vocab):
-            low = mpmath.mpf(float(t.eupu.lo[q, y])) + mpmath.fsum(
-                alpha[p] * (mpmath.mpf(float(t.evou.lo[x, y])) + mpmath.mpf(float(t.pvou.lo[p, y])))
-                for p, x in enumerate(tokens))
-            high = mpmath.mpf(float(t.eupu.hi[q, y])) + mpmath.fsum(
-                alpha[p] * (mpmath.mpf(float(t.evou.hi[x, y])) + mpmath.mpf(float(t.pvou.hi[p, y])))
-                for p, x in enumerate(tokens))
-            assert low - slack(low) <= logits[y] <= high + slack(high)
+    parts = fractions_of(np.random.default_rng(seed).random(n_ctx) + 0.01)
+    alpha = parts / parts.sum()
+    scores, logits = _forward(weights, tokens, alpha)
+    q, positions = tokens[-1], np.arange(n_ctx)
+
+    def table_sum(end: str) -> tuple[np.ndarray, np.ndarray]:
+        score = fractions_of(getattr(t.eqke, end)[q, tokens]) + fractions_of(getattr(t.eqkp, end)[q, positions])
+        value = fractions_of(getattr(t.evou, end)[tokens]) + fractions_of(getattr(t.pvou, end))
+        return score, fractions_of(getattr(t.eupu, end)[q]) + alpha @ value
+
+    (low_score, low_logit), (high_score, high_logit) = table_sum("lo"), table_sum("hi")
+    assert (low_logit <= logits).all() and (logits <= high_logit).all()
+    root = scores.root_squared
+    for low, score, high in zip(low_score, scores.ratio, high_score, strict=True):
+        assert at_most_over_root(low, root, score) and at_most_over_root(-high, root, -score)
 
 
 # ----------------------------------------------------------------------------- cost and speed
@@ -261,12 +226,12 @@ def test_sums_products_and_broadcasts_are_exact() -> None:
     b = np.array([[2.0**-149, 7.0], [-1.0, 1e-3]], dtype=np.float32)
     v = np.array([0.1, -5.0], dtype=np.float32)
     A, B, vec = ExactMatrix.from_float32(a), ExactMatrix.from_float32(b), ExactMatrix.from_float32(v)
-    fa, fb, fv = _fractions(a), _fractions(b), _fractions(v)
-    assert _values(A + B) == [fa[i][j] + fb[i][j] for i in range(2) for j in range(2)]
-    assert _values(A @ B) == [x for row in _matmul(fa, fb) for x in row]
-    assert _values(A.T) == [fa[j][i] for i in range(2) for j in range(2)]
-    assert _values(A + vec.as_row()) == [fa[i][j] + fv[j] for i in range(2) for j in range(2)]
-    assert _values(vec.as_row() @ A) == _matmul([fv], fa)[0]
+    fa, fb, fv = fractions_of(a), fractions_of(b), fractions_of(v)
+    assert _values(A + B) == list((fa + fb).ravel())
+    assert _values(A @ B) == list((fa @ fb).ravel())
+    assert _values(A.T) == list(fa.T.ravel())
+    assert _values(A + vec.as_row()) == list((fa + fv).ravel())
+    assert _values(vec.as_row() @ A) == list(fv @ fa)
     with pytest.raises(ValueError):
         A @ ExactMatrix.from_float32(np.ones((3, 2), dtype=np.float32))
 
