@@ -300,8 +300,8 @@ class Interval:
 
     @staticmethod
     def shares(parts: Interval) -> Interval:
-        """Enclosures of ``u_i / sum_j u_j`` for parts ``u`` [K, ...] enclosing NONNEGATIVE reals with a
-        positive sum.
+        """Enclosures of ``u_i / sum_j u_j`` for K >= 2 parts ``u`` [K, ...] enclosing NONNEGATIVE reals with
+        a positive sum (ValueError for fewer parts).
 
         With ``R_i = sum_{j != i} u_j`` the share ``u_i / (u_i + R_i)`` increases with ``u_i`` and
         decreases with ``R_i``, so it lies in ``[u_i.lo / (u_i.lo + R_i.hi), u_i.hi / (u_i.hi + R_i.lo)]``
@@ -311,6 +311,8 @@ class Interval:
         end is 1 (every share is at most 1); NaN or infinite inputs give NaN (not certified).
         """
         count = parts.shape[0]
+        if count < 2:
+            raise ValueError("shares need at least two parts")
         clamped = parts.known_nonnegative()
         result_lo, result_hi = [], []
         for index in range(count):
