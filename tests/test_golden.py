@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from certificates.model_file import load_model
 from checker.kernel.flops import COST_MODEL_VERSION
 from tests.cli_runner import check
+from tests.mutations import pack, unpack
 
 GOLDEN = Path(__file__).resolve().parent.parent / "examples" / "golden"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
 FAMILIES = ("brute-force", "cubic", "cubic-ov-chord", "subcubic/")
+EXPECTED_VOCAB = 8
 
 
 def test_the_goldens_cover_every_family_and_the_current_cost_model():
@@ -44,3 +48,22 @@ def test_check_answers_exactly_what_was_recorded():
         want = {key: entry[key] for key in got}
         assert got == want, entry["file"]
         assert answer["cost_model"] == COST_MODEL_VERSION
+
+
+def test_an_unused_gap_beyond_the_max_is_harmless(tmp_path):
+    """Regression (review of issue 12): a case with no non-query non-max slot (j = 0) never uses its gap, so
+    any gap in 1..V-1 is a legal hint, also one above m + 1; the count once turned it into a negative
+    number of choices and ``check`` exited 3. It must give the same verdict and count as the original."""
+    entry = next(e for e in EXPECTED["certificates"] if e["file"].endswith("attn-err-exact.cert")
+                 and "max-diff-exact" in e["file"])
+    wire = unpack((GOLDEN / entry["file"]).read_bytes())
+    gaps = next(step for step in wire["trace"] if step["step"] == "gaps")["arrays"]["gap"]
+    values = np.frombuffer(gaps["data"], dtype="<i4").reshape(gaps["shape"]).copy()
+    values[0, 2, 1] = EXPECTED_VOCAB - 1  # (q, m, c) = (0, 2, 1): j = 0; the gap 7 exceeds m + 1 = 3
+    gaps["data"] = values.tobytes()
+    path = tmp_path / "unused-gap.cert"
+    path.write_bytes(pack(wire))
+    result = check(path, "--model", GOLDEN / EXPECTED["model"], "--json")
+    answer = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert (answer["status"], answer["certified_count"]) == ("VALID", entry["certified_count"])

@@ -204,6 +204,8 @@ def all_max_bounds(
 
 
 def covered_count(good: np.ndarray, gap: np.ndarray) -> int:
-    """``sum over good cases of C(n-1, j) (m - g + 1)^j`` (Python ints; step F)."""
+    """``sum over good cases of C(n-1, j) (m - g + 1)^j`` (Python ints; step F). A case with ``j = 0`` covers
+    its one sequence whatever its gap (a hint it does not use, which may exceed m + 1)."""
     q, m, c = np.nonzero(good)
-    return arrangement_count(good.shape[2] - 1, non_max_slots(q, m, c), m - gap[q, m, c] + 1)
+    j = non_max_slots(q, m, c)
+    return arrangement_count(good.shape[2] - 1, j, np.where(j > 0, m - gap[q, m, c] + 1, 1))
