@@ -92,9 +92,7 @@ def decode_safetensors(data: bytes) -> SafetensorsFile:
     if 8 + header_length > len(data):
         raise ModelFileError(f"header length {header_length} runs past the end of the {len(data)}-byte file")
     header = _parse_header(data[8 : 8 + header_length])
-    metadata = header.pop(METADATA_KEY, {})
-    _check_metadata(metadata, ModelFileError)
-    assert isinstance(metadata, dict)  # for the type checker: _check_metadata refused anything else
+    metadata = _checked_metadata(header.pop(METADATA_KEY, {}))
     entries = {name: _parse_entry(name, info) for name, info in header.items()}
     buffer = memoryview(data)[8 + header_length :]
     _check_tiling(entries, len(buffer))
@@ -103,13 +101,14 @@ def decode_safetensors(data: bytes) -> SafetensorsFile:
     return SafetensorsFile(tensors=tensors, dtypes=dtypes, metadata=metadata)
 
 
-def _check_metadata(metadata: object, error: type[Exception]) -> None:
-    """Raise ``error`` unless ``metadata`` is a dict from str to str."""
-    if type(metadata) is not dict:
-        raise error(f"metadata must be a map of strings, got {type(metadata).__name__}")
+def _checked_metadata(metadata: object) -> dict[str, str]:
+    """``metadata`` itself, checked to be a dict from str to str (ModelFileError otherwise)."""
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"metadata must be a map of strings, got {type(metadata).__name__}")
     for key, value in metadata.items():
         if type(key) is not str or type(value) is not str:
-            raise error(f"metadata entry {short_repr(key)} is not a string -> string pair")
+            raise ModelFileError(f"metadata entry {short_repr(key)} is not a string -> string pair")
+    return metadata
 
 
 def parse_strict_json(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from certificates.errors import one_line, short_repr
+
 if TYPE_CHECKING:
     from checker.kernel import Interval
 
@@ -21,13 +23,15 @@ class InvalidCertificate(Exception):  # noqa: N818 - the verdict's name
     """The certificate does not prove its claim (verdict INVALID, exit 1)."""
 
     def __init__(self, step: str, array: str | None, index: tuple[int, ...] | None, reason: str) -> None:
+        """The message names the step and array (quoted and cut: they may come from the certificate) and
+        is one line of at most MAX_MESSAGE_CHARS characters."""
         self.step, self.array, self.index, self.reason = step, array, index, reason
-        where = f"step '{step}'"
+        where = f"step {short_repr(step)}"
         if array is not None:
-            where += f" array '{array}'"
+            where += f" array {short_repr(array)}"
         if index is not None:
             where += f" index {index}"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(one_line(f"{where}: {reason}"))
 
 
 def first_index(mask: np.ndarray) -> tuple[int, ...]:

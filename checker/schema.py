@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from certificates.codec import TraceStep
+from certificates.errors import short_repr
 from checker.replay import InvalidCertificate
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ class TraceSchema:
 
     def role(self, step: str, array: str) -> str:
         """The declared role of ``array`` of ``step`` (KeyError if undeclared)."""
-        return next(s for s in self.steps if s.name == step).arrays[array].role
+        steps = {declared.name: declared for declared in self.steps}
+        return steps[step].arrays[array].role
 
     def read(self, trace: tuple[TraceStep, ...], sizes: Sizes) -> Trace:
         """The arrays of ``trace``, which must hold exactly the declared steps and arrays; INVALID, naming
@@ -110,10 +112,10 @@ class TraceSchema:
                 raise InvalidCertificate(expected.name, None, None, "step missing from the trace")
             found = trace[position]
             if found.step != expected.name:
-                reason = f"expected step '{expected.name}', found '{found.step}'"
+                reason = f"expected step '{expected.name}', found {short_repr(found.step)}"
                 raise InvalidCertificate(expected.name, None, None, reason)
             if set(found.arrays) != set(expected.arrays):
-                reason = f"arrays {sorted(found.arrays)} differ from the expected {sorted(expected.arrays)}"
+                reason = f"arrays {short_repr(sorted(found.arrays))} differ from the expected {sorted(expected.arrays)}"
                 raise InvalidCertificate(expected.name, None, None, reason)
             for name, schema in expected.arrays.items():
                 problem = schema.problem(found.arrays[name], sizes)

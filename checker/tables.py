@@ -20,9 +20,10 @@ rounding, the division by s included, is the final one.
 Cost (cost model v2): a replay is charged for what it reads, once, with the partial products it needs
 (:mod:`checker.kernel.shared`); V vocabulary, n positions, d model width, h head width:
 E + P_{n-1}: V d; Q: V h (2d-1) + V h; E W_K: V h (2d-1); P W_K + b_K: n h (2d-1) + n h;
-EQKE: V V (2h-1) + 1 + V V (the square root of the scale, one division per entry); W_Q (P W_K + b_K)^T:
-d n (2h-1); b_Q (P W_K + b_K)^T: n (2h-1); EQKP = (E + P_{n-1}) W_Q (P W_K + b_K)^T + b_Q (P W_K + b_K)^T:
-V n (2d-1) + V n + 1 + V n (cheaper than through Q when EQKE is not read); E W_V: V h (2d-1);
+EQKE: V V (2h-1) + 1 + V V (the square root of the scale and one division per entry, none for a scale
+of 1); W_Q (P W_K + b_K)^T: d n (2h-1); b_Q (P W_K + b_K)^T: n (2h-1); EQKP, always as
+(E + P_{n-1}) W_Q (P W_K + b_K)^T + b_Q (P W_K + b_K)^T: V n (2d-1) + V n + 1 + V n (much cheaper than
+through Q, which only EQKE needs; when both are read, a few thousand FLOPs dearer); E W_V: V h (2d-1);
 EVOU: V d (2h-1) + V V (2d-1); PVOU: n h (2d-1) + n h + n d (2h-1) + n V (2d-1); b_U + b_O W_U:
 V (2d-1) + V; each EUPU row: V (2d-1) + V; n E + sum_p P_p: V d + (n-1) d + V d.
 """
@@ -95,13 +96,13 @@ class Tables:
         weights, n_ctx = self.weights, self.weights.n_ctx
         scale = weights.attn_scale_squared
         if name in _WEIGHT_NAMES:
-            return Recipe((), lambda: ExactMatrix.from_float32(getattr(weights, name)))
+            return Recipe((), lambda: ExactMatrix.from_float32(getattr(weights, name)).read_only())
         if name in _BIAS_NAMES:
-            return Recipe((), lambda: ExactMatrix.from_float32(getattr(weights, name)).as_row())
+            return Recipe((), lambda: ExactMatrix.from_float32(getattr(weights, name)).as_row().read_only())
         if isinstance(name, tuple):  # ("eupu", row)
             row = name[1]
             row_inputs = ("query_side", "W_U", "output_bias")
-            return Recipe(row_inputs, lambda e, u, b: (e[row : row + 1] @ u + b).to_interval()[0])
+            return Recipe(row_inputs, lambda e, u, b: (e[row : row + 1] @ u + b).to_interval()[0].read_only())
         recipes: dict[Hashable, tuple[tuple[str, ...], Callable[..., Any]]] = {
             "query_side": (("W_E", "W_pos"), lambda e, p: e + p[n_ctx - 1 :]),
             "queries": (("query_side", "W_Q", "b_Q"), lambda e, w, b: e @ w + b),
@@ -122,4 +123,4 @@ class Tables:
             "key_side_interval": (("W_E", "W_pos"), lambda e, p: (e.times(n_ctx) + p.column_sums()).to_interval()),
         }
         inputs, compute = recipes[name]
-        return Recipe(inputs, compute)
+        return Recipe(inputs, lambda *values: compute(*values).read_only())

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, decode_certificate, read_certificate_bytes
-from certificates.errors import InputError
+from certificates.errors import InputError, short_repr
 from certificates.model_file import ModelWeights, load_model
 from checker import strategies
 from checker.kernel import flops
@@ -63,11 +63,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class CheckedModel:
-    """A model as the checker read it (``name`` is its file, or a description of where it came from)."""
+    """A model as the checker read it (``name`` is its file, or a description of where it came from), with
+    the exact tables of exactly these weights (built here, never passed in)."""
 
     name: str
     weights: ModelWeights
-    tables: Tables
+    tables: Tables = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", Tables(self.weights))
 
     @property
     def sizes(self) -> Sizes:
@@ -85,7 +89,7 @@ def checked_model(weights: ModelWeights, limits: Limits = DEFAULT_LIMITS, name: 
     """``weights`` (validated by the model reader) as a model to check against; LimitError if its sizes
     exceed ``limits``."""
     limits.check_sizes(weights.d_vocab, weights.n_ctx, weights.d_model, weights.d_head)
-    return CheckedModel(name, weights, Tables(weights))
+    return CheckedModel(name, weights)
 
 
 def verify(
@@ -126,9 +130,7 @@ def check_bytes(data: bytes, model: CheckedModel, limits: Limits = DEFAULT_LIMIT
             data, max_array_elements=max_trace_elements(weights), max_bytes=max_certificate_bytes(weights)
         )
         _check_statement(certificate, weights)
-        strategy = strategies.lookup(certificate.strategy_name)
-        if strategy is None:
-            raise InputError(f"unknown strategy {certificate.strategy_name!r}")
+        strategy = _strategy(certificate)
         work = table_work(sizes.V, sizes.n, sizes.d, sizes.h) + strategy.work(sizes.V, sizes.n, sizes.d, sizes.h)
         limits.check("work", work, f"estimated work of {certificate.strategy_name} on this model")
         verdict.strategy, verdict.claimed = certificate.strategy_name, certificate.claim_correct
@@ -155,10 +157,16 @@ def check_bytes(data: bytes, model: CheckedModel, limits: Limits = DEFAULT_LIMIT
 def replay(certificate: Certificate, tables: Tables) -> strategies.ReplayResult:
     """Read the trace of ``certificate`` through its strategy's schema and replay it against ``tables``
     (InvalidCertificate at the first claim that fails; InputError for an unknown strategy)."""
+    strategy = _strategy(certificate)
+    return strategy.replay(strategy.schema.read(certificate.trace, Sizes.of(tables.weights)), tables)
+
+
+def _strategy(certificate: Certificate) -> strategies.Strategy:
+    """The registered strategy the certificate names; InputError for an unknown one."""
     strategy = strategies.lookup(certificate.strategy_name)
     if strategy is None:
-        raise InputError(f"unknown strategy {certificate.strategy_name!r}")
-    return strategy.replay(strategy.schema.read(certificate.trace, Sizes.of(tables.weights)), tables)
+        raise InputError(f"unknown strategy {short_repr(certificate.strategy_name)}")
+    return strategy
 
 
 def max_certificate_bytes(weights: ModelWeights) -> int:

@@ -15,6 +15,7 @@ attention bound at the gap the ``drop-average-query`` search picks (the largest 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -22,13 +23,16 @@ import torch
 from certificates.model_file import ModelWeights
 from checker.kernel import Interval
 from checker.strategies.subcubic_bounds import (
+    AttentionSetup,
     LogitTerms,
     all_max_bounds,
     attention_enclosures,
+    attention_setup,
     case_bound_enclosures,
     exact_all_max,
     factored_all_max,
     gap_in_range,
+    mean_query,
     non_max_slots,
     valid_cases,
 )
@@ -149,6 +153,11 @@ class ClaimInputs:
     slack: Interval
     exact_rows: np.ndarray | None
 
+    @cached_property
+    def attention(self) -> AttentionSetup:
+        """The checker's attention set-up of these inputs (computed once)."""
+        return attention_setup(self.tables, self.ehat, self.eps, self.order)
+
 
 def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
     """Every valid ``(q, m, c, g)``: all usable gaps when j >= 1, the gap 1 alone when j = 0."""
@@ -176,7 +185,7 @@ def attention_claims(inputs: ClaimInputs, cases: tuple[np.ndarray, ...]) -> tupl
     q, m, c, _ = cases
     all_max = (q == m) & (c == 0)
     attended = tuple(axis[~all_max] for axis in cases)
-    lower, upper = attention_enclosures(inputs.tables, inputs.ehat, inputs.eps, inputs.order, attended)
+    lower, upper = attention_enclosures(inputs.attention, attended)
     alpha_lo, alpha_hi = np.zeros(q.size, np.float32), np.zeros(q.size, np.float32)
     alpha_lo[~all_max], alpha_hi[~all_max] = round_down32(lower.lo), round_up32(upper.hi)
     return alpha_lo, alpha_hi
@@ -201,7 +210,7 @@ def bound_claims(
     bound = np.empty(q.size)
     enclosure = case_bound_enclosures(
         inputs.terms, inputs.slack, attended, alpha_lo[~all_max].astype(np.float64),
-        alpha_hi[~all_max].astype(np.float64), average,
+        alpha_hi[~all_max].astype(np.float64), None if average is None else mean_query(inputs.terms, average),
     )
     bound[~all_max] = round_up32(enclosure.hi)
     bound[all_max] = all_max_claims(inputs, m[all_max])

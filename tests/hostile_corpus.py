@@ -22,7 +22,7 @@ from certificates.model_file import load_model
 from certificates.safetensors import read_safetensors_file
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.strategies.cubic import CASE_BLOCK, claim_chunks, cubic_coefficient
-from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
+from checker.strategies.cubic_bounds import case_attention, case_bounds, covered_count, logit_paths, valid_cases
 from checker.tables import Tables
 from prover.writers import encode_certificate, encode_safetensors, save_model, statement_for
 from tests.model_factory import random_tensors
@@ -221,7 +221,7 @@ def _all_cases_good_cubic(directory: Path, full: bool) -> list[Case]:
     bounds = []
     with np.errstate(all="ignore"):
         for cases, _ in claim_chunks(good):
-            upper = case_bounds(tables, order, cases, paths, cubic_coefficient(paths, n_ctx))[0].hi
+            upper = case_bounds(case_attention(tables, order), cases, paths, cubic_coefficient(paths, n_ctx))[0].hi
             rounded = upper.astype(np.float32)
             bounds.append(np.where(rounded < upper, np.nextafter(rounded, np.float32(np.inf)), rounded))
     bound = np.concatenate(bounds).astype("<f4")

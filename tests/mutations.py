@@ -42,7 +42,7 @@ def array_role(strategy: str, step: str, array: str) -> str:
     assert registered is not None, f"strategy {strategy!r} is not registered with the checker"
     try:
         return registered.schema.role(step, array)
-    except (KeyError, StopIteration):
+    except KeyError:
         raise AssertionError(f"{strategy}: step {step!r} array {array!r} is not declared in its schema") from None
 
 

@@ -27,7 +27,7 @@ from certificates.codec import Certificate, TraceStep
 from certificates.model_file import ModelWeights, load_model
 from checker.kernel import Interval
 from checker.strategies.cubic import cubic_coefficient
-from checker.strategies.cubic_bounds import case_bounds, covered_count, logit_paths, valid_cases
+from checker.strategies.cubic_bounds import case_attention, case_bounds, covered_count, logit_paths, valid_cases
 from checker.strategies.cubic_ov_chord import chord_coefficient
 from checker.tables import Tables
 from checker.verify import verify
@@ -238,7 +238,7 @@ def test_prover_case_bounds_agree_with_checker_enclosures(tmp_path_factory, spec
         ours = grid.bounds()
         coefficient = cubic_coefficient(paths, n_ctx)
     cases = np.nonzero(valid_cases(vocab, n_ctx))
-    enclosure, _ = case_bounds(tables, order, cases, paths, coefficient)
+    enclosure, _ = case_bounds(case_attention(tables, order), cases, paths, coefficient)
     prover = ours.numpy()[cases]
     finite = np.isfinite(enclosure.lo) & np.isfinite(enclosure.hi)
     assert finite.all() and np.isfinite(prover).all()
@@ -334,7 +334,7 @@ def test_one_claimed_bound_below_its_rigorous_value_is_invalid(proven, strategy,
     else:
         coefficient = chord_coefficient(paths, arrays["weight"])
     single = tuple(np.array([value]) for value in case)
-    rigorous, _ = case_bounds(tables, arrays["order"], single, paths, coefficient)
+    rigorous, _ = case_bounds(case_attention(tables, arrays["order"]), single, paths, coefficient)
     bound = arrays["bound"].copy()
     bound[index] = np.nextafter(np.float32(rigorous.lo[0]), np.float32(-np.inf))
     verdict = check_edited(directory, model_path, certificate, bound=bound)

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from checker.strategies.cubic import cubic_coefficient
-from checker.strategies.cubic_bounds import case_bounds, logit_paths, softmax_factors, valid_cases
+from checker.strategies.cubic_bounds import case_attention, case_bounds, logit_paths, softmax_factors, valid_cases
 from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio
 from checker.tables import Tables
 from tests.coverage import cubic_covered
@@ -132,7 +132,7 @@ def dense_case_bounds(tables: Tables, order: np.ndarray, weight: np.ndarray | No
     vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     cases = np.nonzero(valid_cases(vocab, n_ctx))
     coefficient = cubic_coefficient(paths, n_ctx) if weight is None else chord_coefficient(paths, weight)
-    bounds, attention = case_bounds(tables, order, cases, paths, coefficient)
+    bounds, attention = case_bounds(case_attention(tables, order), cases, paths, coefficient)
     copies = tuple(axis[cases[3] > 0] for axis in cases)
     ratio = share_ratio(attention, cases).hi.max(axis=0)
     grid, lam = np.full((vocab, vocab, vocab, n_ctx), np.nan), np.full((vocab, vocab, vocab, n_ctx), np.nan)
@@ -243,7 +243,7 @@ def test_case_bounds_enclose_their_formula(tmp_path_factory, spec, seed, chord):
         coefficient = cubic_coefficient(paths, n_ctx)
         exact_coefficient = np.broadcast_to(ov.max(axis=-1)[:, :, None], (vocab, vocab, n_ctx))
     cases = np.nonzero(valid_cases(vocab, n_ctx))
-    bounds, _ = case_bounds(tables, random_ordering(rng, vocab, n_ctx - 1), cases, paths, coefficient)
+    bounds, _ = case_bounds(case_attention(tables, random_ordering(rng, vocab, n_ctx - 1)), cases, paths, coefficient)
     expected = np.empty(cases[0].size, dtype=object)
     expected[:] = formula_bounds(sequence_truths(weights), exact, cases, exact_coefficient)
     moderate = max(float(np.abs(part).max()) for part in (tables.eqke.lo, tables.eqkp.lo)) <= MODERATE

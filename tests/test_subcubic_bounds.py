@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from checker.kernel import Interval
 from checker.strategies import lookup as checker_lookup
 from checker.strategies.subcubic import NAMES
-from checker.strategies.subcubic_bounds import LogitTerms, case_bound_enclosures, covered_count, valid_cases
+from checker.strategies.subcubic_bounds import LogitTerms, case_bound_enclosures, covered_count, mean_query, valid_cases
 from checker.strategies.subcubic_eqke import (
     ATTENTION_ERROR_KNOBS,
     SVD_DECOMPOSITION,
@@ -211,9 +211,9 @@ def checker_bound(a, e, weight, alpha_lo, alpha_hi, average) -> Fraction:
     (q = m = 0, c = 1, g = 1)."""
     cases = (np.array([0]), np.array([0]), np.array([1]), np.array([1]))
     terms = terms_for(a, e, weight)
-    averages = np.full((1, 2), average)
+    levels = mean_query(terms, np.full((1, 2), average))
     enclosure = case_bound_enclosures(
-        terms, Interval.exact(np.zeros(1)), cases, np.array([alpha_lo]), np.array([alpha_hi]), averages
+        terms, Interval.exact(np.zeros(1)), cases, np.array([alpha_lo]), np.array([alpha_hi]), levels
     )
     upper = float(enclosure.hi[0])
     assert math.isfinite(upper)

@@ -26,6 +26,7 @@ from checker.strategies.subcubic_bounds import (
     LogitTerms,
     all_max_bounds,
     attention_enclosures,
+    attention_setup,
     case_bound_enclosures,
     exact_all_max,
     factored_all_max,
@@ -34,6 +35,9 @@ from checker.strategies.subcubic_bounds import (
     non_max_slots,
     non_max_weight,
     valid_cases,
+)
+from checker.strategies.subcubic_bounds import (
+    mean_query as subcubic_mean_query,
 )
 from checker.strategies.subcubic_direct import DIRECT_PATH_KNOBS, EXACT_DIRECT_PATH, FACTORED_KNOBS, direct_path
 from checker.strategies.subcubic_eqke import ATTENTION_ERROR_KNOBS, eqke_decomposition
@@ -173,7 +177,8 @@ def attention_setting(tmp_path_factory, spec: ModelSpec, seed: int) -> Attention
     knob = ATTENTION_ERROR_KNOBS[rng.integers(len(ATTENTION_ERROR_KNOBS))]
     ehat, eps = eqke_decomposition(knob, tables, eqke_hints(weights, knob, torch.device("cpu")))
     cases = attended_cases(weights.d_vocab, weights.n_ctx)
-    lower, upper = attention_enclosures(tables, ehat, eps.hi, ordering_hint(tables.eqkp.lo[:, :-1], rng), cases)
+    setup = attention_setup(tables, ehat, eps.hi, ordering_hint(tables.eqkp.lo[:, :-1], rng))
+    lower, upper = attention_enclosures(setup, cases)
     magnitudes = (tables.eqkp.lo, tables.eqkp.hi, ehat.lo, ehat.hi, eps.hi)
     moderate = max(float(np.abs(part).max()) for part in magnitudes) <= MODERATE
     return AttentionSetting(weights, tables, sequence_truths(weights), cases, lower, upper, moderate, rng)
@@ -249,7 +254,7 @@ def test_attention_enclosures_hold_the_extremes_their_inputs_allow(tmp_path_fact
     eps = rng.random(vocab) * rng.choice([0.0, 0.1, 2.0])
     order = random_ordering(rng, vocab, n_ctx - 1)
     cases = attended_cases(vocab, n_ctx)
-    lower, upper = attention_enclosures(tables, Interval.exact(ehat), eps, order, cases)
+    lower, upper = attention_enclosures(attention_setup(tables, Interval.exact(ehat), eps, order), cases)
     moderate = float(np.abs(tables.eqkp.lo).max()) <= MODERATE
     lower_compared, upper_compared = compared(lower.lo, moderate), compared(upper.hi, moderate)
     for index, case in enumerate(zip(*cases, strict=True)):
@@ -271,9 +276,10 @@ def test_case_bounds_bound_every_sequence_of_their_case(tmp_path_factory, spec, 
     setting = attention_setting(tmp_path_factory, spec, seed)
     weights, tables, cases, rng = setting.weights, setting.tables, setting.cases, setting.rng
     mu, slack = direct_path(direct, tables, direct_path_hints(weights, direct, rng))
+    terms = logit_terms(tables, mu)
     average = rng.uniform(-0.5, 1.5, size=(weights.d_vocab, weights.n_ctx)) if mean_query else None
-    bounds = case_bound_enclosures(logit_terms(tables, mu), slack, cases, setting.lower.lo, setting.upper.hi,
-                                   average)
+    levels = None if average is None else subcubic_mean_query(terms, average)
+    bounds = case_bound_enclosures(terms, slack, cases, setting.lower.lo, setting.upper.hi, levels)
     bound_compared = compared(bounds.hi, setting.moderate)
     for case, sequence in members(cases, setting.truths, weights.d_vocab):
         if bound_compared[case]:
@@ -314,7 +320,8 @@ def test_case_bound_enclosures_enclose_their_formula_and_bound_every_alpha(vocab
     ends = np.sort(rng.random((2, cases[0].size)) * rng.choice([1.0, 0.01]), axis=0)
     ends[1] = np.where(rng.random(cases[0].size) < 0.2, ends[0], ends[1])
     average = rng.uniform(-0.5, 1.5, size=(vocab, n_ctx)) if mean_query else None
-    bounds = case_bound_enclosures(terms, Interval.exact(slack), cases, ends[0], ends[1], average)
+    levels = None if average is None else subcubic_mean_query(terms, average)
+    bounds = case_bound_enclosures(terms, Interval.exact(slack), cases, ends[0], ends[1], levels)
     formula = np.empty(cases[0].size, dtype=object)
     for index, (q, m, c, g) in enumerate(zip(*cases, strict=True)):
         weight, slack_q = exact_weight(exact, q, m, c, g), Fraction(slack[q])

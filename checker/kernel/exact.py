@@ -9,7 +9,7 @@ in BLAS). :meth:`ExactMatrix.to_interval` then rounds each entry, or each entry 
 
 Arithmetic charges the active :mod:`checker.kernel.flops` counter as real arithmetic (cost model v2):
 an elementwise sum or difference one FLOP per output entry, a product (a x k)(k x b) a*b*(2k-1),
-and :meth:`ExactMatrix.to_interval` with a scale one square root plus one division per entry.
+and :meth:`ExactMatrix.to_interval` with a scale other than 1 one square root plus one division per entry.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ class ExactMatrix:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.ints.shape
+
+    def read_only(self) -> ExactMatrix:
+        """The same matrix with its integer array made read-only (for values shared between replays)."""
+        self.ints.setflags(write=False)
+        return self
 
     @property
     def T(self) -> ExactMatrix:
@@ -111,9 +116,7 @@ class ExactMatrix:
         mirror). ``scale_squared`` must be a positive rational.
         """
         if scale_squared is None or scale_squared == 1:
-            numerator, denominator = 1, 1
-            if scale_squared is not None:
-                flops.charge(1 + self.ints.size)
+            numerator, denominator = 1, 1  # no division is executed, and none is charged
         else:
             scale_squared = Fraction(scale_squared)
             if scale_squared <= 0:

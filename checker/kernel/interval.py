@@ -41,8 +41,12 @@ class Interval:
     # ----------------------------------------------------------------- construction and shape (free)
     @staticmethod
     def exact(values: np.ndarray | float) -> Interval:
-        """The point interval of float values (float32 and float64 convert exactly)."""
-        array = np.asarray(values, dtype=np.float64)
+        """The point interval of float values (float16, float32 and float64 convert exactly; integers and
+        booleans only if float64 holds them exactly, else ValueError)."""
+        given = np.asarray(values)
+        array = given.astype(np.float64)
+        if given.dtype.kind != "f" and not np.array_equal(array.astype(given.dtype), given):
+            raise ValueError("Interval.exact: the values are not exactly representable in float64")
         return Interval(array, array.copy())
 
     @staticmethod
@@ -96,6 +100,12 @@ class Interval:
         """The one-sided enclosure ``lo <= x`` (free): for the brute-force filter, which needs only
         lower bounds and halves its work by dropping the upper ends."""
         return LowerBound(self.lo)
+
+    def read_only(self) -> Interval:
+        """The same interval with both endpoint arrays made read-only (for values shared between replays)."""
+        self.lo.setflags(write=False)
+        self.hi.setflags(write=False)
+        return self
 
     def known_nonnegative(self) -> Interval:
         """The enclosure with its lower endpoint raised to 0. Sound only for a quantity the caller knows

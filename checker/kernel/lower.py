@@ -67,13 +67,15 @@ class LowerBound:
         return LowerBound(np.where(low >= 0, down(factor * self.lo), np.nan))
 
     def min(self, axis: int, *, without: tuple | None = None) -> LowerBound:
-        """Lower bounds of the minimum over ``axis`` of the entries, leaving out those at the index
-        ``without`` (of the full array; e.g. the correct output among the competitors)."""
-        values = self.lo
+        """Lower bounds of the minimum over ``axis`` of the entries, leaving out the entries at the index
+        ``without`` of the full array, which must name exactly one entry of each minimised vector (e.g.
+        the correct output among the competitors). Charged as a minimum over the entries left."""
+        values, length = self.lo, self.lo.shape[axis]
         if without is not None:
             values = values.copy()
             values[without] = np.inf  # the identity of min: a left-out entry never decides it
-        flops.charge(flops.reduction_cost(values.shape[axis], values.size // max(values.shape[axis], 1)))
+            length -= 1
+        flops.charge(flops.reduction_cost(length, values.size // max(values.shape[axis], 1)))
         return LowerBound(values.min(axis=axis))
 
     def sum_certainly_positive(self, axis: int) -> np.ndarray:

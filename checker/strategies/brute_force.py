@@ -15,7 +15,7 @@ Then ``logit_m - logit_y = sum_p e_p D_p[y] / sum_p e_p``, so x is correct iff
   ``L_p[y] <= e_p D_p[y]`` recomputed with the sequence's own shift (its largest score).
 
 Each ``err`` bounds the rounding error of that float sum of n entries by the gamma bound of
-:func:`checker.interval.sum_error_bound` applied to the float sum of the entries' magnitudes (per
+:func:`checker.kernel.rounding.sum_error_bound` applied to the float sum of the entries' magnitudes (per
 sequence, so tiny attention weights do not drown in a global bound), and ``fl(s) > err`` with ``err``
 the bound gives an exact sum > 0.
 Every certified sequence is therefore correct in exact real arithmetic; ties are never certified.
@@ -60,8 +60,9 @@ STAGE1_MIN_CTX = 3
 
 
 def brute_force_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
-    """Estimated replay work: the stage-1 tables (8 V^4 n when built), stage 1 for every sequence
-    (2n + 1) and, in the worst case, stage 2 for every sequence (V (5n + 4))."""
+    """Estimated replay work (an upper estimate of the time, in the units of :mod:`checker.limits`): the
+    stage-1 tables (8 V^4 n when built), stage 1 for every sequence (2n + 1) and, in the worst case,
+    stage 2 for every sequence (V (5n + 4))."""
     vocab = d_vocab
     stage1 = 8 * vocab**4 * n_ctx if n_ctx >= STAGE1_MIN_CTX else 0
     return stage1 + vocab**n_ctx * (2 * n_ctx + 1 + vocab * (5 * n_ctx + 4))

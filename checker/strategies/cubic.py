@@ -24,10 +24,19 @@ from collections.abc import Iterator
 import numpy as np
 
 from checker.kernel import Interval
+from checker.kernel.compare import less
 from checker.replay import InvalidCertificate, accept_upper, first_index
 from checker.schema import ANY, CASES, HINT, UPPER, ArraySchema, StepSchema, Trace, TraceSchema
 from checker.strategies import ReplayResult, Strategy, register
-from checker.strategies.cubic_bounds import LogitPaths, case_bounds, covered_count, cubic_work, logit_paths, valid_cases
+from checker.strategies.cubic_bounds import (
+    LogitPaths,
+    case_attention,
+    case_bounds,
+    covered_count,
+    cubic_work,
+    logit_paths,
+    valid_cases,
+)
 from checker.tables import Tables
 
 NAME = "cubic"
@@ -45,10 +54,10 @@ SCHEMA = TraceSchema((ORDERINGS, BOUNDS))
 def replay_cubic(trace: Trace, tables: Tables) -> ReplayResult:
     order = read_orderings(trace)
     good, claimed = read_claims(trace, tables)
-    paths = logit_paths(tables)
+    paths, factors = logit_paths(tables), case_attention(tables, order)
     coefficient = cubic_coefficient(paths, tables.weights.n_ctx)
     for cases, part in claim_chunks(good):
-        rigorous, _ = case_bounds(tables, order, cases, paths, coefficient)
+        rigorous, _ = case_bounds(factors, cases, paths, coefficient)
         accept_upper(claimed[part], rigorous, step=BOUND_STEP, array="bound", cases=cases)
     return cubic_result(good, claimed)
 
@@ -91,7 +100,7 @@ def read_claims(trace: Trace, tables: Tables) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidCertificate(
             BOUND_STEP, "bound", None, f"{claimed.size} bounds for {cases[0].size} claimed-good cases"
         )
-    nonnegative = ~(claimed < 0)
+    nonnegative = ~less(claimed, 0.0)
     if nonnegative.any():
         first = int(np.argmax(nonnegative))
         reason = f"claimed-good case has bound {float(claimed[first])!r} >= 0"

@@ -14,7 +14,7 @@ written with ``k = m``). :func:`case_bounds` encloses an upper bound ``B`` of
   (the query slot holds q, which is m when ``q = m``). The cubic strategy uses ``coef = h[k, m]``; the
   chord strategy (:mod:`checker.strategies.cubic_ov_chord`) a tighter coefficient under a side
   condition that its replay checks;
-* the shares come from :func:`checker.attention.extreme_attention`, whose two configurations bound any
+* the shares come from :func:`checker.strategies.attention.extreme_attention`, whose two configurations bound any
   function linear in the shares over every arrangement; ``B`` is the larger of the two;
 * ``c = 0`` (a single arrangement) keeps the finer ``max_y`` of the whole sum:
   ``B = max_{y != m} (EUPU'[q, y] + pi[m, y] + A_max EVOU'[m, y] + A_q EVOU'[q, y])``, and with
@@ -116,28 +116,40 @@ def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
     return token, position, query
 
 
+@dataclass(frozen=True)
+class CaseAttention:
+    """What the attention of every case of one replay is built from (computed once, whatever the chunks):
+    the token and query factors of :func:`softmax_factors` and the extreme positional sums
+    (:func:`checker.strategies.attention.extreme_slot_sums`) along the orderings hint."""
+
+    token: Interval
+    query: Interval
+    smallest: Interval
+    largest: Interval
+
+
+def case_attention(tables: Tables, order: np.ndarray) -> CaseAttention:
+    """The :class:`CaseAttention` of the tables, with ``order`` [V, n-1] any permutation per row (a hint)."""
+    token, position, query = softmax_factors(tables)
+    smallest, largest = extreme_slot_sums(position, order)
+    return CaseAttention(token, query, smallest, largest)
+
+
 def case_bounds(
-    tables: Tables,
-    order: np.ndarray,
-    cases: tuple[np.ndarray, ...],
-    paths: LogitPaths,
-    other_coefficient: Interval,
+    factors: CaseAttention, cases: tuple[np.ndarray, ...], paths: LogitPaths, other_coefficient: Interval
 ) -> tuple[Interval, Interval]:
     """Enclosures [len(cases)] of ``B(q, m, k, c)`` (module docstring) for valid cases, and the shares
     [2, 3, cases with c >= 1] of those cases (in their order) for side conditions.
 
-    ``order`` [V, n-1] is any permutation per row (a hint); ``other_coefficient`` [V (k), V (m), n (c)]
-    encloses ``coef``.
+    ``other_coefficient`` [V (k), V (m), n (c)] encloses ``coef``.
     """
     q, m, k, c = cases
-    slots = tables.weights.n_ctx - 1
+    slots = factors.smallest.shape[1] - 1
+    token_weights, query_weights, smallest, largest = factors.token, factors.query, factors.smallest, factors.largest
 
     all_max = (c == 0) & (q == m)
     mm = m[all_max]
     all_max_bound = (paths.eupu[mm, mm] + paths.evou[mm, mm] + paths.pi[mm]).max(axis=-1)
-
-    token_weights, position_weights, query_weights = softmax_factors(tables)
-    smallest, largest = extreme_slot_sums(position_weights, order)
 
     single = (c == 0) & (q < m)
     qs, ms = q[single], m[single]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from checker.kernel import Interval
+from checker.kernel.compare import greater, less_equal
 from checker.replay import InvalidCertificate, accept_upper, first_index
 from checker.schema import HINT, ArraySchema, StepSchema, Trace, TraceSchema
 from checker.strategies import ReplayResult, Strategy, register
@@ -45,7 +46,16 @@ from checker.strategies.cubic import (
     read_claims,
     read_orderings,
 )
-from checker.strategies.cubic_bounds import MAX, OTHER, QUERY, LogitPaths, case_bounds, cubic_work, logit_paths
+from checker.strategies.cubic_bounds import (
+    MAX,
+    OTHER,
+    QUERY,
+    LogitPaths,
+    case_attention,
+    case_bounds,
+    cubic_work,
+    logit_paths,
+)
 from checker.tables import Tables
 
 NAME = "cubic-ov-chord"
@@ -57,10 +67,10 @@ def replay_cubic_ov_chord(trace: Trace, tables: Tables) -> ReplayResult:
     order = read_orderings(trace)
     weight = read_chord_weights(trace)
     good, claimed = read_claims(trace, tables)
-    paths = logit_paths(tables)
+    paths, factors = logit_paths(tables), case_attention(tables, order)
     coefficient = chord_coefficient(paths, weight)
     for cases, part in claim_chunks(good):
-        rigorous, attention = case_bounds(tables, order, cases, paths, coefficient)
+        rigorous, attention = case_bounds(factors, cases, paths, coefficient)
         check_chord_condition(attention, cases, weight)
         accept_upper(claimed[part], rigorous, step=BOUND_STEP, array="bound", cases=cases)
     return cubic_result(good, claimed)
@@ -69,7 +79,7 @@ def replay_cubic_ov_chord(trace: Trace, tables: Tables) -> ReplayResult:
 def read_chord_weights(trace: Trace) -> np.ndarray:
     """The ``chords`` step: ``weight`` [V, n], every entry in (0, 1]."""
     weight = trace[CHORD_STEP]["weight"]
-    outside = ~((weight > 0) & (weight <= 1))
+    outside = ~(greater(weight, 0.0) & less_equal(weight, 1.0))
     if outside.any():
         raise InvalidCertificate(CHORD_STEP, "weight", first_index(outside), "chord weight outside (0, 1]")
     return weight

@@ -17,8 +17,10 @@ Choices where SPEC 5.3 leaves room (all sound; see the step modules for the ineq
 * the replay compares scores through the exact tables' EQKP and the knob's Ehat of EQKE' (softmax is
   invariant under the per-row shift ``EQKE' - EQKE``), so EQKP' is never formed;
 * the exact tables are read on demand (:mod:`checker.tables`): a knob pays for the tables it reads
-  (EVOU and PVOU always; EQKE for ``exact`` and ``max-diff-exact``; EUPU for the exact direct paths, and
-  for the factored ones only the rows their hint ``exact_rows`` names).
+  (EVOU, PVOU and EQKP always; EQKE for ``exact`` and ``max-diff-exact``; the partial products
+  ``query_side`` and ``key_side`` for the decompositions, ``query_side`` for the factored direct paths;
+  EUPU for the exact direct paths, and for the factored ones only the rows their hint ``exact_rows``
+  names).
 
 Trace, in order (:func:`schema`; every claim is untrusted; hints are used without verification, any value
 is sound):
@@ -43,6 +45,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from checker.kernel.compare import less
 from checker.replay import InvalidCertificate, accept_lower, accept_upper, first_index
 from checker.schema import ANY, CASES, HINT, LOWER, UPPER, ArraySchema, StepSchema, Trace, TraceSchema
 from checker.strategies import ReplayResult, Strategy, register
@@ -51,10 +54,12 @@ from checker.strategies.cubic_bounds import CASE_WORK
 from checker.strategies.subcubic_bounds import (
     all_max_bounds,
     attention_enclosures,
+    attention_setup,
     case_bound_enclosures,
     covered_count,
     gap_in_range,
     logit_terms,
+    mean_query,
     non_max_slots,
     valid_cases,
 )
@@ -113,7 +118,7 @@ def replay_subcubic(direct: str, attention: str, attention_error: str, trace: Tr
     claimed_eps = trace[EPS_STEP]["eps"]
     gap, good = trace[GAP_STEP]["gap"].astype(np.int64), trace[GAP_STEP]["good"]
     alphas = trace[ATTENTION_STEP]
-    average = trace[AVERAGE_STEP]["abar"].astype(np.float64) if attention == "mean-query+diff" else None
+    average = trace[AVERAGE_STEP]["abar"] if attention == "mean-query+diff" else None
     claimed_bound = trace[BOUND_STEP]["bound"]
 
     cases = good_cases(good, gap)
@@ -127,24 +132,27 @@ def replay_subcubic(direct: str, attention: str, attention_error: str, trace: Tr
     mu, slack = direct_path(direct, tables, trace[DIRECT_HINT_STEP])
     exact_rows = None if direct in EXACT_DIRECT_PATH else trace[DIRECT_HINT_STEP]["exact_rows"]
     terms = logit_terms(tables, mu)
+    setup = attention_setup(tables, ehat, eps, order)
+    mean = None if average is None else mean_query(terms, average)
     attended_before = np.concatenate([[0], np.cumsum(~all_max)])
     for part in _case_chunks(q, vocab, n_ctx):
         chunk = tuple(axis[part] for axis in cases)
         chunk_all_max = all_max[part]
         attended = tuple(axis[~chunk_all_max] for axis in chunk)
         claims = slice(int(attended_before[part.start]), int(attended_before[part.stop]))
-        lower, upper = attention_enclosures(tables, ehat, eps, order, attended)
+        lower, upper = attention_enclosures(setup, attended)
         alpha_lo = accept_lower(alphas["alpha_lo"][claims], lower, step=ATTENTION_STEP, array="alpha_lo",
-                                cases=attended)
+                                cases=attended[:3])
         alpha_hi = accept_upper(alphas["alpha_hi"][claims], upper, step=ATTENTION_STEP, array="alpha_hi",
-                                cases=attended)
-        bounds = case_bound_enclosures(terms, slack, attended, alpha_lo, alpha_hi, average)
-        accept_upper(claimed_bound[part][~chunk_all_max], bounds, step=BOUND_STEP, array="bound", cases=attended)
+                                cases=attended[:3])
+        bounds = case_bound_enclosures(terms, slack, attended, alpha_lo, alpha_hi, mean)
+        accept_upper(claimed_bound[part][~chunk_all_max], bounds, step=BOUND_STEP, array="bound",
+                     cases=attended[:3])
         maxima = chunk[1][chunk_all_max]
         claimed_all_max = claimed_bound[part][chunk_all_max]
         all_max_bound = all_max_bounds(tables, terms, slack, maxima, exact_rows)
         accept_upper(claimed_all_max, all_max_bound, step=BOUND_STEP, array="bound",
-                     cases=tuple(axis[chunk_all_max] for axis in chunk))
+                     cases=tuple(axis[chunk_all_max] for axis in chunk[:3]))
     notes = {"good_cases": int(q.size), "cases": int(np.count_nonzero(valid_cases(vocab, n_ctx)))}
     return ReplayResult(certified_count=covered_count(good, gap), notes=notes)
 
@@ -184,7 +192,7 @@ def _check_sizes(lo_size: int, hi_size: int, bound_size: int, all_max: np.ndarra
 
 
 def _check_negative(claimed: np.ndarray, cases: tuple[np.ndarray, ...]) -> None:
-    nonnegative = ~(claimed < 0)
+    nonnegative = ~less(claimed, 0.0)
     if nonnegative.any():
         index = int(np.argmax(nonnegative))
         where = tuple(int(axis[index]) for axis in cases[:3])

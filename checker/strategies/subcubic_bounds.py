@@ -15,7 +15,7 @@ weighs ``x_p = exp(EQKP[q,p] - shift)``, a non-max slot ``exp(-D_k) x_p`` and th
 ``exp(EQKP[q,n-1] - shift - D_q)`` (no ``D_q`` when q = m). The attention ``alpha`` on the max token
 (the query's share included when q = m) is at least ``X / (X + F_hi (T - X) + w_hi)`` (q != m) or
 ``(X + w) / (X + w + F_hi (T - X))`` (q = m), both increasing in the max slots' positional weight X, so
-the configuration LO of :func:`checker.attention.extreme_attention` (the M smallest x_p) gives a lower
+the configuration LO of :func:`checker.strategies.attention.extreme_attention` (the M smallest x_p) gives a lower
 bound; mirrored, HI gives an upper bound. ``F`` is the enclosure ``[exp(-D_hi), exp(-D_lo)]``.
 
 Step E (logits). With the direct path's ``EUPU[q,y] - EUPU[q,m] <= mu_y - mu_m + dU[q]``,
@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checker.kernel import Interval
+from checker.kernel.compare import greater_equal
 from checker.kernel.counting import arrangement_count
 from checker.strategies.attention import HI, LO, extreme_attention, extreme_slot_sums
 from checker.strategies.cubic_bounds import MAX, QUERY, wrong_outputs
@@ -72,33 +73,54 @@ def gap_in_range(m: np.ndarray, g: np.ndarray, j: np.ndarray, vocab: int) -> np.
     return (g >= 1) & (g <= vocab - 1) & ((j == 0) | (g <= m))
 
 
-def attention_enclosures(
-    tables: Tables, ehat: Interval, eps: np.ndarray, order: np.ndarray, cases: tuple[np.ndarray, ...]
-) -> tuple[Interval, Interval]:
-    """Enclosures whose ``.lo`` (first) and ``.hi`` (second) bound the attention on the max token of every
-    sequence of each case ``(q, m, c, g)`` (none may be the all-max case), given accepted ``eps``."""
-    q, m, c, g = cases
-    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
-    slots = n_ctx - 1
-    j = non_max_slots(q, m, c)
+@dataclass(frozen=True)
+class AttentionSetup:
+    """What the attention bounds of every case of one replay share (computed once, whatever the chunks):
+    the query-slot scores and the extreme sums of the positional weights ``exp(EQKP[q, p] - shift)`` along
+    the orderings hint, Ehat with its running extrema along each row, and ``eps`` as ``[-eps, eps]``."""
+
+    query_score: Interval
+    smallest: Interval
+    largest: Interval
+    ehat: Interval
+    running_max: Interval
+    running_min: Interval
+    spread: Interval
+
+
+def attention_setup(tables: Tables, ehat: Interval, eps: np.ndarray, order: np.ndarray) -> AttentionSetup:
+    """The :class:`AttentionSetup` of the tables, the knob's Ehat, accepted ``eps`` and the hint ``order``."""
+    slots = tables.weights.n_ctx - 1
     keys = tables.eqkp[:, :slots]
     shift = keys.anchor(axis=1)  # any float: keeps the exponents small
     smallest, largest = extreme_slot_sums((keys - shift).exp(), order)
+    return AttentionSetup(
+        query_score=tables.eqkp[:, slots] - shift[:, 0], smallest=smallest, largest=largest, ehat=ehat,
+        running_max=ehat.running_max(), running_min=ehat.running_min(),
+        spread=Interval.spanning(Interval.exact(-eps), Interval.exact(eps)),
+    )
 
-    spread = Interval.spanning(Interval.exact(-eps), Interval.exact(eps))
+
+def attention_enclosures(setup: AttentionSetup, cases: tuple[np.ndarray, ...]) -> tuple[Interval, Interval]:
+    """Enclosures whose ``.lo`` (first) and ``.hi`` (second) bound the attention on the max token of every
+    sequence of each case ``(q, m, c, g)`` (none may be the all-max case), given accepted ``eps``."""
+    q, m, c, g = cases
+    vocab, slots = setup.ehat.shape[0], setup.smallest.shape[1] - 1
+    j = non_max_slots(q, m, c)
+    ehat, spread = setup.ehat, setup.spread
     top = np.clip(m - g, 0, vocab - 1)
     diagonal = ehat[q, m]
-    lower = (diagonal - ehat.running_max()[q, top]) - spread[q]
-    upper = (diagonal - ehat.running_min()[q, top]) + spread[q]
+    lower = (diagonal - setup.running_max[q, top]) - spread[q]
+    upper = (diagonal - setup.running_min[q, top]) + spread[q]
     other = (-Interval.spanning(lower, upper)).exp()
     other = Interval.where(j > 0, other, Interval.exact(np.zeros(q.size)))
 
-    query_score = tables.eqkp[q, slots] - shift[q, 0]
+    query_score = setup.query_score[q]
     query_gap = (diagonal - ehat[q, q]) + spread[q]
     query = Interval.where(q == m, query_score.exp(), (query_score - query_gap).exp())
 
     shares = extreme_attention(
-        smallest, largest, q, slots - j, Interval.exact(np.ones(q.size)), other, query
+        setup.smallest, setup.largest, q, slots - j, Interval.exact(np.ones(q.size)), other, query
     )
     max_query = Interval.exact((q == m).astype(np.float64))
     return (
@@ -147,30 +169,44 @@ def non_max_weight(terms: LogitTerms, cases: tuple[np.ndarray, ...]) -> Interval
     return Interval.where((q != m) & (j > 0), weight.maximum(terms.ranges[q]), weight)
 
 
+@dataclass(frozen=True)
+class MeanQuery:
+    """``mean-query+diff``'s hint ``abar`` [V (m), n (c)] and ``best[m, c] = max_y (A_y + abar E_y)``, computed
+    once per replay."""
+
+    average: np.ndarray
+    best: Interval
+
+
+def mean_query(terms: LogitTerms, average: np.ndarray) -> MeanQuery:
+    """The :class:`MeanQuery` of the hint ``average`` [V, n] (any reals: a hint)."""
+    best = (terms.a[:, None, :] + terms.e[:, None, :] * Interval.exact(average[:, :, None])).max(axis=2)
+    return MeanQuery(average, best)
+
+
 def case_bound_enclosures(
     terms: LogitTerms,
     slack: Interval,
     cases: tuple[np.ndarray, ...],
     alpha_lo: np.ndarray,
     alpha_hi: np.ndarray,
-    average: np.ndarray | None,
+    mean: MeanQuery | None,
 ) -> Interval:
     """Enclosures (use ``.hi``) of ``B(q, m, c)`` for cases other than the all-max ones (module docstring,
     step E), given accepted attention bounds ``alpha_lo <= alpha <= alpha_hi``, the direct path's
-    ``slack = dU`` and, for ``mean-query+diff``, ``average = abar`` [V, n] (None: ``drop-average-query``)."""
+    ``slack = dU`` and, for ``mean-query+diff``, its :class:`MeanQuery` (None: ``drop-average-query``)."""
     q, m, c, _ = cases
     weight = non_max_weight(terms, cases)
     ends = [Interval.exact(alpha_lo), Interval.exact(alpha_hi)]
-    if average is None:
+    if mean is None:
         mixed = [terms.r[m] * alpha + weight * (1.0 - alpha) for alpha in ends]
         return terms.a_max[m] + slack[q] + mixed[0].maximum(mixed[1])
-    level = Interval.exact(average[m, c])
-    best = (terms.a[:, None, :] + terms.e[:, None, :] * Interval.exact(average[:, :, None])).max(axis=2)
+    level = Interval.exact(mean.average[m, c])
     corrections = []
     for alpha, claimed in zip(ends, (alpha_lo, alpha_hi), strict=True):
-        slope = Interval.where(claimed >= average[m, c], terms.r[m], terms.e_min[m])
+        slope = Interval.where(greater_equal(claimed, mean.average[m, c]), terms.r[m], terms.e_min[m])
         corrections.append((alpha - level) * (slope - weight))
-    return best[m, c] + weight * (1.0 - level) + slack[q] + corrections[0].maximum(corrections[1])
+    return mean.best[m, c] + weight * (1.0 - level) + slack[q] + corrections[0].maximum(corrections[1])
 
 
 def exact_all_max(tables: Tables, terms: LogitTerms, maxima: np.ndarray) -> Interval:
@@ -193,7 +229,8 @@ def all_max_bounds(
 ) -> Interval:
     """Enclosures of ``B`` for the all-max cases of ``maxima``: the exact one for an exact direct path
     (``exact_rows`` None); otherwise the exact one where the hint ``exact_rows`` [V] is True for the max
-    token and the factored one elsewhere (both enclose the same real, so any hint is sound)."""
+    token and the factored one elsewhere (both enclose upper bounds of the same logit difference, so
+    either is sound and any hint is)."""
     if exact_rows is None:
         return exact_all_max(tables, terms, maxima)
     exact = exact_rows[maxima]

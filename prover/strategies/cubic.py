@@ -67,7 +67,7 @@ def extreme_shares(
     tables: dict[str, torch.Tensor], order: torch.Tensor
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """For configurations lo and hi: the shares (max, other, query), each [q, m, k, c], of the case grid
-    (:func:`checker.attention.extreme_attention`; ``k`` is the other token, ``c`` its copy count)."""
+    (:func:`checker.strategies.attention.extreme_attention`; ``k`` is the other token, ``c`` its copy count)."""
     eqke, eqkp = tables["eqke"], tables["eqkp"]
     vocab, n_ctx = eqkp.shape
     slots = n_ctx - 1
@@ -178,7 +178,8 @@ def checkable(
     tables = Tables(weights)
     paths = checker_bounds.logit_paths(tables)
     cases = np.nonzero(claimed < 0)
-    rigorous, attention = checker_bounds.case_bounds(tables, order, cases, paths, coefficient(paths))
+    factors = checker_bounds.case_attention(tables, order)
+    rigorous, attention = checker_bounds.case_bounds(factors, cases, paths, coefficient(paths))
     accepted = rigorous.bounded_above_by(claimed[cases])
     if condition is not None:
         accepted[cases[3] > 0] &= condition(attention, cases)
