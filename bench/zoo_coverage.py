@@ -75,7 +75,7 @@ def check_model(model_path: Path, cert_dir: Path, names: list[str]) -> ModelCove
             result.failures.append(f"{name}: {verdict.status} {verdict.message}")
             continue
         certificate = read_certificate(path, max_array_elements=max_trace_elements(weights))
-        covered = covered_sequences(certificate)
+        covered = covered_sequences(certificate, weights)
         if covered is None:
             result.failures.append(f"{name}: its trace does not name the covered sequences")
             continue

@@ -1,11 +1,13 @@
-"""Which sequences a VALID certificate covers, read from its trace, for the strategies that say so.
+"""Which sequences a VALID certificate covers, for the strategies whose cases say so.
 
-The checker reports only a count. For the case-based families the trace names the covered sequences
+The checker reports only a count. For the case-based families the good cases name the covered sequences
 exactly, so the trust suite can ask the stronger question "is every covered sequence correct?" (and
 "does the count match the set?") instead of only comparing counts, which a wrong bound on a few cases
 could pass while the strategy certifies far fewer sequences than are correct.
 
-* cubic (``cubic``, ``cubic-ov-chord``; SPEC 5.2): ``bounds.good`` [q, m, k, c]; c counts the non-query
+* cubic (``cubic``, ``cubic-ov-chord``; SPEC 5.2): the good cases [q, m, k, c] the checker proves along
+  the trace's hints (its own blocks, :func:`checker.strategies.cubic.cubic_blocks`, concatenated; the
+  certificate holds no case mask); c counts the non-query
   positions holding a non-max token. A sequence with c = 0 is covered by ``good[q, m, m, 0]``; with
   c >= 1 when every such token k has ``good[q, m, k, c]`` (mixtures of good tokens are covered).
 * subcubic (``subcubic/...``; SPEC 5.3): ``gaps.good`` and ``gaps.gap`` [q, m, c]; c counts the non-max
@@ -20,6 +22,10 @@ import functools
 import numpy as np
 
 from certificates.codec import Certificate
+from certificates.model_file import ModelWeights
+from checker.strategies.cubic import cubic_blocks
+from checker.strategies.cubic_ov_chord import chord_blocks
+from checker.tables import Tables
 
 
 @functools.lru_cache(maxsize=2)
@@ -55,12 +61,13 @@ def subcubic_covered(good: np.ndarray, gap: np.ndarray) -> np.ndarray:
     return covered.reshape((vocab,) * n_ctx)
 
 
-def covered_sequences(certificate: Certificate) -> np.ndarray | None:
-    """Boolean [V]*n of the sequences the certificate covers (x_0 first), or None for a strategy whose trace
-    does not name them (brute force decides every sequence inside the checker)."""
+def covered_sequences(certificate: Certificate, weights: ModelWeights) -> np.ndarray | None:
+    """Boolean [V]*n of the sequences the certificate covers on ``weights`` (x_0 first), or None for a
+    strategy whose cases do not name them (brute force decides every sequence inside the checker)."""
     arrays = {step.step: step.arrays for step in certificate.trace}
-    if certificate.strategy_name in ("cubic", "cubic-ov-chord"):
-        return cubic_covered(arrays["bounds"]["good"])
+    blocks = {"cubic": cubic_blocks, "cubic-ov-chord": chord_blocks}.get(certificate.strategy_name)
+    if blocks is not None:
+        return cubic_covered(np.concatenate([block.good for block in blocks(arrays, Tables(weights))]))
     if certificate.strategy_name.startswith("subcubic/"):
         return subcubic_covered(arrays["gaps"]["good"], arrays["gaps"]["gap"])
     return None

@@ -147,6 +147,13 @@ def test_division_by_an_interval_containing_zero_is_unbounded(divisor: tuple[flo
         result = Interval.exact(np.array([1.0, -2.0, 0.0])) / _array([divisor] * 3)
     assert np.all(result.lo == -np.inf) and np.all(result.hi == np.inf)
     assert not result.bounded_below_by(np.zeros(3)).any() and not result.bounded_above_by(np.zeros(3)).any()
+    assert not result.strictly_below(np.inf).any()
+
+
+def test_strictly_below_needs_the_whole_enclosure_below() -> None:
+    enclosure = _array([(-2.0, -1.0), (-1.0, 0.0), (-1.0, 1.0), (0.0, 0.0), (-np.inf, -5e-324)])
+    assert enclosure.strictly_below(0.0).tolist() == [True, False, False, False, True]
+    assert enclosure.strictly_below(-1.0).tolist() == [False, False, False, False, False]
 
 
 @given(st.lists(intervals(values()), min_size=1, max_size=6))
@@ -260,6 +267,7 @@ def test_nan_never_certifies() -> None:
     for result in results:
         zero_claims = np.zeros(result.shape)
         assert not np.any(result.bounded_below_by(zero_claims)) and not np.any(result.bounded_above_by(zero_claims))
+        assert not np.any(result.strictly_below(0.0))
 
 
 def test_gamma_upper_bounds_gamma() -> None:
@@ -287,6 +295,7 @@ def test_flop_counts_follow_the_cost_model() -> None:
         (lambda: -a, 12), (lambda: a.sqrt(), 12), (lambda: a.abs(), 12), (lambda: a.exp(), 12),
         (lambda: a.maximum(a), 12), (lambda: a.minimum(0.0), 12), (lambda: a.scale_nonnegative(a), 12),
         (lambda: a.bounded_above_by(np.ones((3, 4))), 12), (lambda: a.bounded_below_by(np.ones((3, 4))), 12),
+        (lambda: a.strictly_below(0.0), 12),
         (lambda: a.sum(axis=1), 3 * 3), (lambda: a.sum(axis=0), 4 * 2), (lambda: a.max(axis=1), 3 * 3),
         (lambda: a.min(axis=0), 4 * 2), (lambda: a.mean(axis=1), 3 * 3 + 3),
         (lambda: Interval.where(np.ones((3, 4), dtype=bool), a, a), 12), (lambda: a[0:2].T.reshape(8), 0),

@@ -156,7 +156,7 @@ def assert_covered_are_correct(data: bytes, verdict: Verdict, truth: ExactAccura
     if verdict.status != VALID:
         return
     certificate = decode_certificate(data, max_array_elements=max_trace_elements(weights))
-    covered = covered_sequences(certificate)
+    covered = covered_sequences(certificate, weights)
     if covered is None:
         return
     wrong = covered & ~truth.correct

@@ -347,6 +347,11 @@ class Interval:
         flops.charge(self.size)
         return np.asarray(claimed, dtype=np.float64) >= self.hi
 
+    def strictly_below(self, value: float) -> np.ndarray:
+        """Boolean mask of entries whose real is proven < ``value`` (``hi < value``; NaN gives False)."""
+        flops.charge(self.size)
+        return self.hi < value
+
     def bounded_below_by(self, claimed: np.ndarray) -> np.ndarray:
         """Boolean mask of entries whose real is proven >= ``claimed`` (``claimed <= lo``; NaN gives False)."""
         flops.charge(self.size)

@@ -54,10 +54,12 @@ def cubic_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
     return CASE_WORK * d_vocab**3 * n_ctx
 
 
-def valid_cases(vocab: int, n_ctx: int) -> np.ndarray:
-    """Boolean [V, V, V, n] over ``(q, m, k, c)``: the cases of SPEC 5.2 (q <= m; c = 0 iff k = m; k < m
-    otherwise; at least one non-query max token when q < m)."""
-    q, m, k, c = np.ix_(*(np.arange(size) for size in (vocab, vocab, vocab, n_ctx)))
+def valid_cases(vocab: int, n_ctx: int, queries: range | None = None) -> np.ndarray:
+    """Boolean [Q, V, V, n] over ``(q, m, k, c)`` for the query tokens ``queries`` (default all V): the
+    cases of SPEC 5.2 (q <= m; c = 0 iff k = m; k < m otherwise; at least one non-query max token when
+    q < m)."""
+    rows = np.arange(vocab) if queries is None else np.asarray(queries, dtype=np.int64)
+    q, m, k, c = np.ix_(rows, *(np.arange(size) for size in (vocab, vocab, n_ctx)))
     has_max = (q == m) | (c <= n_ctx - 2)
     return (q <= m) & has_max & np.where(c == 0, k == m, k < m)
 

@@ -15,65 +15,62 @@ Coupling them: with ``P`` the total share of the slots holding m (the query slot
 ``P ov[m, y] + K ov[k, y] <= P h[m] + K (h[m] + s_k)``: the cubic bound with ``coef[k, m, c] = h[m] + s_k``
 at ``w = weight[m, c]`` (``w = 1`` gives back ``h[k]``).
 
-Side condition, checked for every claimed case with ``c >= 1``: ``lam <= w`` for every arrangement.
-``lam`` is monotone in the positional weight of the max slots, so the larger ``lam.hi`` of the two
-configurations of :func:`checker.strategies.attention.extreme_attention` bounds it. Mixtures of good tokens (the
-counting of :mod:`checker.strategies.cubic_bounds`): ``lam`` grows with each non-max token's factor, so a
-mixture's ``lam`` is at most that of the case of its largest-factor token, hence ``<= w``; and with
+Side condition, checked for every case with ``c >= 1``: ``lam <= w`` for every arrangement; a case that
+fails it is not good (it loses tightness, never soundness). ``lam`` is monotone in the positional weight
+of the max slots, so the larger ``lam.hi`` of the two configurations of
+:func:`checker.strategies.attention.extreme_attention` bounds it. Mixtures of good tokens (the counting of
+:mod:`checker.strategies.cubic_bounds`): ``lam`` grows with each non-max token's factor, so a mixture's
+``lam`` is at most that of the case of its largest-factor token, hence ``<= w``; and with
 ``K = sum_i alpha_i``, ``P ov[m] + sum_i alpha_i ov[k_i] = sum_i (alpha_i / K) (P ov[m] + K ov[k_i])``
 is bounded term by term, giving the per-slot values ``h[m] + s_{k_i}`` that the counting argument needs.
 
-Trace (:data:`SCHEMA`): ``orderings`` and ``bounds`` as in :mod:`checker.strategies.cubic`, with a step
-``chords`` between them holding ``weight`` [V (m), n (c)] (<f8), every entry in (0, 1] (a hint: any such
-value is sound).
+Trace (:data:`SCHEMA`): ``orderings`` as in :mod:`checker.strategies.cubic`, then a step ``chords``
+holding ``weight`` [V (m), n (c)] (<f8), every entry in (0, 1] (a hint: any such value is sound), then
+``selection`` as in ``cubic``. As there, the checker bounds the selected cases itself; the certificate
+holds no per-case data.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
 from checker.kernel import Interval
 from checker.kernel.compare import greater, less_equal
-from checker.replay import InvalidCertificate, accept_upper, first_index
+from checker.replay import InvalidCertificate, first_index
 from checker.schema import HINT, ArraySchema, StepSchema, Trace, TraceSchema
 from checker.strategies import ReplayResult, Strategy, register
 from checker.strategies.cubic import (
-    BOUND_STEP,
-    BOUNDS,
     ORDERINGS,
-    claim_chunks,
+    SELECTION,
+    SELECTION_STEP,
+    CaseBlock,
     cubic_result,
-    read_claims,
+    proven_blocks,
     read_orderings,
 )
-from checker.strategies.cubic_bounds import (
-    MAX,
-    OTHER,
-    QUERY,
-    LogitPaths,
-    case_attention,
-    case_bounds,
-    cubic_work,
-    logit_paths,
-)
+from checker.strategies.cubic_bounds import MAX, OTHER, QUERY, LogitPaths, case_attention, cubic_work, logit_paths
 from checker.tables import Tables
 
 NAME = "cubic-ov-chord"
 CHORD_STEP = "chords"
-SCHEMA = TraceSchema((ORDERINGS, StepSchema(CHORD_STEP, {"weight": ArraySchema(("V", "n"), "<f8", HINT)}), BOUNDS))
+SCHEMA = TraceSchema((ORDERINGS, StepSchema(CHORD_STEP, {"weight": ArraySchema(("V", "n"), "<f8", HINT)}), SELECTION))
 
 
 def replay_cubic_ov_chord(trace: Trace, tables: Tables) -> ReplayResult:
+    return cubic_result(chord_blocks(trace, tables))
+
+
+def chord_blocks(trace: Trace, tables: Tables) -> Iterator[CaseBlock]:
+    """The good cases of the chord bound (with its side condition) along the trace's hints, block by block."""
     order = read_orderings(trace)
     weight = read_chord_weights(trace)
-    good, claimed = read_claims(trace, tables)
-    paths, factors = logit_paths(tables), case_attention(tables, order)
-    coefficient = chord_coefficient(paths, weight)
-    for cases, part in claim_chunks(good):
-        rigorous, attention = case_bounds(factors, cases, paths, coefficient)
-        check_chord_condition(attention, cases, weight)
-        accept_upper(claimed[part], rigorous, step=BOUND_STEP, array="bound", cases=cases)
-    return cubic_result(good, claimed)
+    paths = logit_paths(tables)
+    return proven_blocks(
+        tables, case_attention(tables, order), paths, chord_coefficient(paths, weight),
+        trace[SELECTION_STEP]["triples"], lambda attention, cases: chord_condition_holds(attention, cases, weight),
+    )
 
 
 def read_chord_weights(trace: Trace) -> np.ndarray:
@@ -105,17 +102,11 @@ def share_ratio(attention: Interval, cases: tuple[np.ndarray, ...]) -> Interval:
     return Interval.shares(Interval.stack([on_max, attention[:, OTHER]]))[1]
 
 
-def check_chord_condition(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> None:
-    """Every claimed case with ``c >= 1`` must have ``lam <= weight[m, c]`` in both configurations."""
-    copies = np.flatnonzero(cases[3] > 0)
+def chord_condition_holds(attention: Interval, cases: tuple[np.ndarray, ...], weight: np.ndarray) -> np.ndarray:
+    """Mask over the cases with ``c >= 1``: ``lam <= weight[m, c]`` proven in both configurations."""
+    copies = cases[3] > 0
     ratio = share_ratio(attention, cases)
-    held = ratio.bounded_above_by(weight[cases[1][copies], cases[3][copies]][None]).all(axis=0)
-    if not held.all():
-        first = int(np.argmax(~held))
-        case = tuple(int(axis[copies[first]]) for axis in cases)
-        shown = f"{ratio.describe((0, first))} and {ratio.describe((1, first))}"
-        reason = f"share ratio (enclosures {shown}) exceeds chord weight {float(weight[case[1], case[3]])!r}"
-        raise InvalidCertificate(BOUND_STEP, "good", case, reason)
+    return np.asarray(ratio.bounded_above_by(weight[cases[1][copies], cases[3][copies]][None]).all(axis=0))
 
 
 register(Strategy(NAME, SCHEMA, replay_cubic_ov_chord, cubic_work))

@@ -1,31 +1,34 @@
-"""Cubic (SPEC 5.2) on the prover side: every case bound B(q, m, k, c) at once, in float64 torch.
+"""Cubic (SPEC 5.2) on the prover side: the hints, and the count the checker will find.
 
-The formulas are those of :mod:`checker.strategies.cubic_bounds` (read its docstring), evaluated on the whole
-case grid ``[q, m, k, c]`` by broadcasting. A case is claimed good when its bound, raised by
-``CLAIM_MARGIN`` times the scale of the logit tables and then rounded up to float32, is negative and the
-checker's own enclosure of the claimed cases (:func:`checkable`) accepts it. Float64 evaluation is within
-about 1e-13 of the exact bound, far inside the margin, so that filter drops nothing on ordinary models; the
-cases given up are those with ``-margin <= B < 0``.
+The certificate holds only hints (:mod:`checker.strategies.cubic`): the positional orderings
+(:func:`positional_order`) and the selection of the ``(q, m, c)`` triples the checker should bound. The
+prover runs the checker's own blocks with every triple selected, selects the triples with a good case and
+claims the count, which the checker's replay of the final trace reproduces exactly (whether a case is
+good does not depend on the selection); so no claim is lost to a float disagreement.
+
+:class:`CaseGrid` evaluates the same case bounds in float64 torch on the whole grid ``[q, m, k, c]`` by
+broadcasting (read :mod:`checker.strategies.cubic_bounds` for the formulas); ``cubic-ov-chord`` searches
+its hints on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from certificates.model_file import ModelWeights
-from checker.kernel import Interval
 from checker.schema import Trace
 from checker.strategies import cubic_bounds as checker_bounds
-from checker.strategies.cubic import BOUND_STEP, NAME, ORDER_STEP, cubic_coefficient
+from checker.strategies.cubic import NAME, ORDER_STEP, SELECTION_STEP, CaseBlock, cubic_blocks, cubic_result
 from checker.tables import Tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.tables import torch_tables
 
-CLAIM_MARGIN = 2.0**-30
+BlockReplay = Callable[[Trace, Tables], Iterator[CaseBlock]]
+"""A checker function giving the good cases of a trace block by block (``cubic_blocks``, ``chord_blocks``)."""
 
 
 @dataclass(frozen=True)
@@ -146,62 +149,26 @@ class CaseGrid:
         return bounds.masked_fill(~self.valid, torch.nan)
 
 
-def claim_margin(tables: dict[str, torch.Tensor]) -> float:
-    """``CLAIM_MARGIN`` times a bound on the magnitude of the centred logit tables."""
-    return CLAIM_MARGIN * (1.0 + 2.0 * sum(float(tables[name].abs().max()) for name in ("evou", "pvou", "eupu")))
+def selected_proof(weights: ModelWeights, hints: Trace, blocks: BlockReplay) -> ProofOutput:
+    """``hints`` with the selection of every ``(q, m, c)`` that has a case the checker's ``blocks`` prove
+    good, claiming the count those blocks certify."""
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    triples = np.zeros((vocab, vocab, n_ctx), dtype=bool)
+    every = {**hints, SELECTION_STEP: {"triples": np.ones_like(triples)}}
 
+    def recorded() -> Iterator[CaseBlock]:
+        for block in blocks(every, Tables(weights)):
+            triples[block.first : block.first + block.good.shape[0]] = block.good.any(axis=2)
+            yield block
 
-def claimed_bounds(bounds: torch.Tensor, tables: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``bounds + claim_margin(tables)`` rounded up to a finite float32 (NaN stays NaN; ``-inf``, the bound
-    when there is no wrong output, becomes the lowest float32)."""
-    raised = bounds + claim_margin(tables)
-    rounded = raised.to(torch.float32)
-    up = torch.nextafter(rounded, torch.full_like(rounded, torch.inf))
-    return torch.where(rounded.to(raised.dtype) < raised, up, rounded).clamp(min=torch.finfo(torch.float32).min)
-
-
-def checkable(
-    weights: ModelWeights,
-    order: np.ndarray,
-    claimed: np.ndarray,
-    coefficient: Callable[[checker_bounds.LogitPaths], Interval],
-    condition: Callable[[Interval, tuple[np.ndarray, ...]], np.ndarray] | None = None,
-) -> np.ndarray:
-    """Boolean [q, m, k, c]: the negative claims the checker's replay accepts, by running its enclosure.
-
-    Float64 agrees with the enclosure to about 1e-13 unless an attention factor underflows into the
-    subnormal range (score spreads over ~700), where the enclosure widens; such claims are dropped, so a
-    certificate never fails for that reason. ``coefficient`` gives the non-max coefficient from the
-    checker's logit paths; ``condition`` (shares [2, 3, cases with c >= 1], cases) -> mask over those
-    cases is an extra side condition.
-    """
-    tables = Tables(weights)
-    paths = checker_bounds.logit_paths(tables)
-    cases = np.nonzero(claimed < 0)
-    factors = checker_bounds.case_attention(tables, order)
-    rigorous, attention = checker_bounds.case_bounds(factors, cases, paths, coefficient(paths))
-    accepted = rigorous.bounded_above_by(claimed[cases])
-    if condition is not None:
-        accepted[cases[3] > 0] &= condition(attention, cases)
-    good = np.zeros(claimed.shape, dtype=bool)
-    good[tuple(axis[accepted] for axis in cases)] = True
-    return good
-
-
-def bound_steps(order: np.ndarray, claimed: np.ndarray, good: np.ndarray) -> tuple[Trace, int]:
-    """The ``orderings`` and ``bounds`` trace steps for the good cases' float32 claims, and the count."""
-    steps = {ORDER_STEP: {"order": order}, BOUND_STEP: {"good": good, "bound": claimed[good].astype("<f4")}}
-    return steps, checker_bounds.covered_count(good)
+    count = cubic_result(recorded()).certified_count
+    return ProofOutput(claim_correct=count, trace={**hints, SELECTION_STEP: {"triples": triples}})
 
 
 def prove_cubic(proof_input: ProofInput) -> ProofOutput:
-    weights = proof_input.weights
-    grid = CaseGrid.build(torch_tables(weights, proof_input.device))
-    order = grid.order.cpu().numpy().astype("<i4")
-    claimed = claimed_bounds(grid.bounds(), grid.tables).cpu().numpy()
-    good = checkable(weights, order, claimed, lambda paths: cubic_coefficient(paths, weights.n_ctx))
-    steps, count = bound_steps(order, claimed, good)
-    return ProofOutput(claim_correct=count, trace=steps, params={})
+    eqkp = torch_tables(proof_input.weights, proof_input.device)["eqkp"]
+    hints = {ORDER_STEP: {"order": positional_order(eqkp).cpu().numpy().astype("<i4")}}
+    return selected_proof(proof_input.weights, hints, cubic_blocks)
 
 
 register(StrategyInfo(name=NAME, family="cubic", complexity="O(V^3 n^2)", prove=prove_cubic))

@@ -1,30 +1,35 @@
-"""``cubic-ov-chord`` on the prover side: the cubic case grid with chord-coupled OV coefficients.
+"""``cubic-ov-chord`` on the prover side: the chord weights, searched on the cubic case grid.
 
 The bound and its side condition are those of :mod:`checker.strategies.cubic_ov_chord`. The chord weight
 ``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate of
-``CANDIDATE_WEIGHTS`` that covers the most sequences, where a case counts only if its share ratio is at
-most ``w (1 - RATIO_MARGIN)`` and its bound is below minus the claim margin. ``w = 1`` is a candidate and
+``CANDIDATE_WEIGHTS`` that covers the most sequences in float64, where a case counts only if its share
+ratio is at most ``w (1 - RATIO_MARGIN)`` and its bound is below ``-search_margin`` (so the search does
+not choose a weight for cases the checker's enclosure could refuse). ``w = 1`` is a candidate and
 reproduces the cubic bound. (A coarse-to-fine search with 17 candidates is 40% faster and loses 0.001
-of relative bound on the zoo.)
+of relative bound on the zoo.) The selection and the claim come from the checker's own blocks
+(:func:`prover.strategies.cubic.selected_proof`).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from checker.kernel import Interval
-from checker.strategies.cubic import BOUND_STEP, ORDER_STEP
-from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME, share_ratio
-from checker.strategies.cubic_ov_chord import chord_coefficient as checker_chord_coefficient
+from checker.strategies.cubic import ORDER_STEP
+from checker.strategies.cubic_ov_chord import CHORD_STEP, NAME, chord_blocks
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
-from prover.strategies.cubic import CaseGrid, LogitPaths, bound_steps, checkable, claim_margin, claimed_bounds
+from prover.strategies.cubic import CaseGrid, LogitPaths, selected_proof
 from prover.tables import torch_tables
 
 CANDIDATE_WEIGHTS = tuple(2.0 ** (-k / 8) for k in range(41))  # 1 down to 1/32 in eighths of an octave
 RATIO_MARGIN = 2.0**-30
+BOUND_MARGIN = 2.0**-30
+
+
+def search_margin(tables: dict[str, torch.Tensor]) -> float:
+    """``BOUND_MARGIN`` times a bound on the magnitude of the centred logit tables."""
+    return BOUND_MARGIN * (1.0 + 2.0 * sum(float(tables[name].abs().max()) for name in ("evou", "pvou", "eupu")))
 
 
 def chord_coefficient(paths: LogitPaths, weight: torch.Tensor) -> torch.Tensor:
@@ -62,7 +67,7 @@ def covered_per_max(good: torch.Tensor) -> torch.Tensor:
 def search_weights(grid: CaseGrid, ratio: torch.Tensor) -> torch.Tensor:
     """The chord weight [m, c] covering the most sequences (module docstring)."""
     vocab, n_ctx = grid.tables["eqkp"].shape
-    margin = claim_margin(grid.tables)
+    margin = search_margin(grid.tables)
     best_weight = torch.ones(vocab, n_ctx, dtype=torch.float64, device=ratio.device)
     best_count = torch.full_like(best_weight, -1.0)
     for candidate in CANDIDATE_WEIGHTS:
@@ -76,26 +81,12 @@ def search_weights(grid: CaseGrid, ratio: torch.Tensor) -> torch.Tensor:
 
 def prove_cubic_ov_chord(proof_input: ProofInput) -> ProofOutput:
     grid = CaseGrid.build(torch_tables(proof_input.weights, proof_input.device))
-    ratio = grid_share_ratio(grid)
-    best_weight = search_weights(grid, ratio)
-    claimed = claimed_bounds(grid.bounds(chord_coefficient(grid.paths, best_weight)), grid.tables)
-    allowed = ratio <= best_weight[None, :, None, :] * (1 - RATIO_MARGIN)
-    allowed[..., 0] = True
-    claimed = torch.where(allowed, claimed, torch.nan).cpu().numpy()
-    order = grid.order.cpu().numpy().astype("<i4")
-    weight = best_weight.cpu().numpy().astype("<f8")
-
-    def ratio_holds(attention: Interval, cases: tuple[np.ndarray, ...]) -> np.ndarray:
-        copies = cases[3] > 0
-        chord = weight[cases[1][copies], cases[3][copies]][None]
-        return share_ratio(attention, cases).bounded_above_by(chord).all(axis=0)
-
-    good = checkable(
-        proof_input.weights, order, claimed, lambda paths: checker_chord_coefficient(paths, weight), ratio_holds
-    )
-    steps, count = bound_steps(order, claimed, good)
-    trace = {ORDER_STEP: steps[ORDER_STEP], CHORD_STEP: {"weight": weight}, BOUND_STEP: steps[BOUND_STEP]}
-    return ProofOutput(claim_correct=count, trace=trace, params={})
+    weight = search_weights(grid, grid_share_ratio(grid))
+    hints = {
+        ORDER_STEP: {"order": grid.order.cpu().numpy().astype("<i4")},
+        CHORD_STEP: {"weight": weight.cpu().numpy().astype("<f8")},
+    }
+    return selected_proof(proof_input.weights, hints, chord_blocks)
 
 
 register(
