@@ -29,6 +29,10 @@ from files with ``cp.save_certificate(path, certificate)`` and ``cp.read_certifi
 ``cp.check`` also takes a certificate file's path or bytes. Checking many certificates against one
 ``Model`` computes the checker's exact tables once, while each verdict's FLOPs still count everything
 that certificate's replay reads.
+
+Where brute force is out of reach, ``cp.estimate(model, samples, confidence, seed)`` gives a
+Clopper-Pearson interval for the accuracy from uniform samples, each decided rigorously: a statistical
+statement, never a verdict (:mod:`compact_proofs.estimating`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from certificates.codec import Certificate
 from certificates.errors import InputError
 from checker.verify import ERROR, INVALID, VALID, Verdict
 from compact_proofs.checking import check
+from compact_proofs.estimating import Estimate, estimate
 from compact_proofs.files import certificate_filename, read_certificate
 from compact_proofs.models import Model, load_model, model_from_state_dict
 from compact_proofs.proving import RequestError, prove, prove_many, resolve_device, resolve_strategies, strategies
@@ -47,12 +52,14 @@ __all__ = [
     "INVALID",
     "VALID",
     "Certificate",
+    "Estimate",
     "InputError",
     "Model",
     "RequestError",
     "Verdict",
     "certificate_filename",
     "check",
+    "estimate",
     "load_model",
     "model_from_state_dict",
     "prove",

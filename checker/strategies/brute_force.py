@@ -105,6 +105,22 @@ def certified_sequences(tables: Tables) -> np.ndarray:
     return certified
 
 
+def decide_sequences(tables: Tables, sequences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sequences [K, n] (x_0 first, tokens in ``0..V-1``): masks [K] of those proven correct (stage 2)
+    and of those proven wrong (:func:`proven_wrong`); a sequence may be neither (a tie, or too close to
+    decide), never both. Not used by any verdict: statistical estimates decide their samples with it."""
+    correct, wrong = np.zeros(sequences.shape[0], dtype=bool), np.zeros(sequences.shape[0], dtype=bool)
+    queries, maxima, tokens = sequences[:, -1], sequences.max(axis=1), sequences[:, :-1]
+    for query in np.unique(queries):
+        rows = np.flatnonzero(queries == query)
+        correct[rows] = _stage2(
+            tables, int(query), maxima[rows], tokens[rows], partial(_sequence_differences, tables)
+        )
+        left = rows[~correct[rows]]
+        wrong[left] = proven_wrong(tables, int(query), maxima[left], tokens[left])
+    return correct, wrong
+
+
 def _output_differences(tables: Tables, maxima: range) -> LowerBound:
     """``[t, p, j, y] <= (EVOU[t,m] - EVOU[t,y]) + (PVOU[p,m] - PVOU[p,y])`` for ``m = maxima[j]``,
     independent of the query."""
@@ -187,21 +203,51 @@ def _stage2(
     Each sequence gets its own shift (its largest score), so its attention weights are near 1 at the
     top and the terms cannot all underflow.
     """
+    unembed = tables.eupu_rows(np.array([query]))[0]
+
+    def margins(sequences: np.ndarray, m: np.ndarray) -> LowerBound:
+        return _unembed_differences(unembed, m)[:, None, :] + differences(sequences, m)
+
+    return _decided(tables, query, maxima, tokens, margins, every=True)
+
+
+def proven_wrong(tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """For the sequences ``tokens`` [K, n-1] with query ``query`` and maxima ``maxima`` [K]: some
+    ``y != m`` is proven to have ``logit_y > logit_m`` (the sequence is wrong), by the sign formula with
+    the roles of m and y exchanged: ``sum_p e_p (-D_p[y]) > 0`` with ``-D_p[y]`` bounded below by
+    ``(EUPU[q,y] - EUPU[q,m]) + (EVOU[x_p,y] - EVOU[x_p,m]) + (PVOU[p,y] - PVOU[p,m])``. Not used by any
+    verdict (see :func:`decide_sequences`)."""
+    unembed, evou, pvou = tables.eupu_rows(np.array([query]))[0], tables.evou, tables.pvou
+
+    def reversed_margins(sequences: np.ndarray, m: np.ndarray) -> LowerBound:
+        unembed_part = unembed[None, :].lower() - unembed[m][:, None]  # [K, y]
+        evou_part = evou[sequences].lower() - evou[sequences, m[:, None]][:, :, None]  # [K, p, y]
+        pvou_part = pvou[None].lower() - pvou[:, m].T[:, :, None]  # [K, p, y]
+        return unembed_part[:, None, :] + (evou_part + pvou_part)
+
+    return _decided(tables, query, maxima, tokens, reversed_margins, every=False)
+
+
+def _decided(
+    tables: Tables, query: int, maxima: np.ndarray, tokens: np.ndarray,
+    margins: Callable[[np.ndarray, np.ndarray], LowerBound], *, every: bool,
+) -> np.ndarray:
+    """Per sequence, whether ``sum_p e_p M_p[y] > 0`` is proven for every ``y != m`` (``every``) or for
+    some ``y != m`` (not ``every``), with ``margins(x, m)`` [K, n, y] lower bounds of ``M_p[y]`` and
+    ``e_p`` the attention weights shifted by the sequence's largest score."""
     vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     block = max(1, BLOCK_ELEMENTS // (n_ctx * vocab))
-    passed = np.empty(tokens.shape[0], dtype=bool)
-    unembed = tables.eupu_rows(np.array([query]))[0]
+    decided = np.empty(tokens.shape[0], dtype=bool)
     for start in range(0, tokens.shape[0], block):
         part, m = tokens[start : start + block], maxima[start : start + block]
         count = part.shape[0]
         sequences = np.concatenate([part, np.full((count, 1), query)], axis=1)  # [K, n]
         scores = tables.eqke[query][sequences] + tables.eqkp[query][None, :]  # [K, n]
         weights = (scores - scores.anchor(axis=1)).exp()
-        difference = _unembed_differences(unembed, m)[:, None, :] + differences(sequences, m)  # [K, n, y]
-        good = difference.weighted(weights).sum_certainly_positive(axis=1)  # [K, y]
-        good[np.arange(count), m] = True  # y = m is not a competitor
-        passed[start : start + count] = good.all(axis=1)
-    return passed
+        proven = margins(sequences, m).weighted(weights).sum_certainly_positive(axis=1)  # [K, y]
+        proven[np.arange(count), m] = every  # y = m is not a competitor
+        decided[start : start + count] = proven.all(axis=1) if every else proven.any(axis=1)
+    return decided
 
 
 def _max_blocks(query: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
