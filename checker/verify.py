@@ -170,13 +170,15 @@ def _strategy(certificate: Certificate) -> strategies.Strategy:
 
 
 def max_certificate_bytes(weights: ModelWeights) -> int:
-    """The largest certificate read for this model: 16 bytes per cell of the [V, V, V, n] case grid (the
-    largest trace of any strategy has 5) plus 1 MiB, at most MAX_CERTIFICATE_BYTES."""
+    """The largest certificate read for this model: 16 bytes per cell of the [V, V, V, n] case grid plus
+    1 MiB, at most MAX_CERTIFICATE_BYTES. Generous since 2026-12-02: no strategy's trace has V^3 n entries
+    any more (the largest, subcubic and cubic, have O(V^2 n)); kept until a tighter bound is measured."""
     return min(MAX_CERTIFICATE_BYTES, 16 * weights.d_vocab**3 * weights.n_ctx + (1 << 20))
 
 
 def max_trace_elements(weights: ModelWeights) -> int:
-    """The largest array a certificate for this model may hold: every case split and every sequence."""
+    """The largest array a certificate for this model may hold: every sequence or every case-grid cell
+    times n (generous: the arrays of today's strategies have at most O(V^2 n) or 2^16 entries)."""
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     return max(vocab**n_ctx, vocab**3 * n_ctx * n_ctx, 1 << 16)
 

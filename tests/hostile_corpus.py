@@ -216,7 +216,7 @@ def _all_cases_good_cubic(directory: Path, full: bool) -> list[Case]:
     certificate = replace(_certificate(model, "cubic", trace), claim_correct=vocab**n_ctx)
     cert = directory / "cubic-all.cert"
     cert.write_bytes(encode_certificate(certificate))
-    blocks = -(-vocab // (CASE_BLOCK // (vocab * vocab * n_ctx)))
+    blocks = -(-vocab // max(1, CASE_BLOCK // (vocab * vocab * n_ctx)))
     return [_case("memory", f"cubic, every case good, V = {vocab} ({blocks} blocks)", cert, model, (VALID,))]
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from checker.strategies.cubic import cubic_coefficient
 from checker.strategies.cubic_bounds import case_attention, case_bounds, logit_paths, softmax_factors, valid_cases
-from checker.strategies.cubic_ov_chord import chord_coefficient, share_ratio
+from checker.strategies.cubic_ov_chord import chord_coefficient, chord_condition_holds, share_ratio
 from checker.tables import Tables
 from tests.coverage import cubic_covered
 from tests.exact_arithmetic import (
@@ -126,8 +126,9 @@ def cubic_case(sequence: tuple[int, ...]) -> tuple[int, int, int, int] | None:
 
 def dense_case_bounds(tables: Tables, order: np.ndarray, weight: np.ndarray | None):
     """``B`` and ``lam``'s bound (the larger upper end of the two configurations) on the grid [V, V, V, n],
-    NaN off the case grid (``lam``: also where c = 0) and, for ``B``, where the chord condition fails (the
-    replay refuses those claims); and the mask of those refused cases."""
+    NaN off the case grid (``lam``: also where c = 0) and, for ``B``, where the replay's chord condition
+    (:func:`checker.strategies.cubic_ov_chord.chord_condition_holds`) fails (those cases are never counted
+    good); and the mask of those refused cases."""
     paths = logit_paths(tables)
     vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     cases = np.nonzero(valid_cases(vocab, n_ctx))
@@ -139,7 +140,7 @@ def dense_case_bounds(tables: Tables, order: np.ndarray, weight: np.ndarray | No
     grid[cases], lam[copies] = bounds.hi, ratio
     refused = np.zeros(grid.shape, dtype=bool)
     if weight is not None:
-        refused[copies] = ~(ratio <= weight[copies[1], copies[3]])
+        refused[copies] = ~chord_condition_holds(attention, cases, weight)
     grid[refused] = np.nan
     return grid, lam, refused
 
@@ -170,7 +171,7 @@ def case_setting(tmp_path_factory, spec, seed: int, chord: bool):
 def test_case_bounds_bound_every_sequence_of_their_case(tmp_path_factory, spec, seed, chord):
     """``B(q, m, k, c) >= max_{y != m} (logit_y - logit_m)`` for every sequence of the case (exact truth,
     every arrangement), for the cubic and the chord coefficient (the cases whose chord condition fails, and
-    NaN after an overflow in a model that is not moderate, are left out: no claim is accepted there); and
+    NaN after an overflow in a model that is not moderate, are left out: they are never counted good); and
     every sequence the good cases cover, mixtures of good tokens included, is correct."""
     truths, bounds, _ = case_setting(tmp_path_factory, spec, seed, chord)
     checked = 0
@@ -268,3 +269,37 @@ def test_share_ratio_bounds_lam_of_every_arrangement(tmp_path_factory, spec, see
         largest = other.hi / (held.lo + other.hi)  # lam increases with K and decreases with P
         if not np.isnan(lam[case]):  # NaN only after an overflow (case_setting)
             assert lam[case] >= largest, f"lam bound {lam[case]} below {float(largest)} for {sequence}"
+
+
+@settings(max_examples=by_profile(ci=16, long=200))
+@given(spec=small_models(), seed=st.integers(0, 2**32 - 1))
+@example(spec=TRAINED_EXAMPLE, seed=0)
+def test_chord_condition_needs_both_configurations(tmp_path_factory, spec, seed):
+    """``chord_condition_holds`` is ``lam``'s bound (the larger upper end over the two configurations,
+    which :func:`test_share_ratio_bounds_lam_of_every_arrangement` checks against every arrangement) at
+    most the weight of the case's max token and copy count; weights between the two configurations'
+    upper ends must fail it (checking one configuration only would be unsound)."""
+    weights = build_model(spec, tmp_path_factory.mktemp("m")).weights
+    tables = Tables(weights)
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    if n_ctx < 2:
+        return
+    rng = np.random.default_rng(seed)
+    order = ordering_hint(tables.eqkp.lo[:, :-1], rng)
+    paths = logit_paths(tables)
+    cases = np.nonzero(valid_cases(vocab, n_ctx))
+    _, attention = case_bounds(case_attention(tables, order), cases, paths, cubic_coefficient(paths, n_ctx))
+    ends = share_ratio(attention, cases).hi  # [2, cases with c >= 1]
+    copies = cases[3] > 0
+    m, c = cases[1][copies], cases[3][copies]
+    straddle = (ends.min(axis=0) < ends.max(axis=0)) & np.isfinite(ends).all(axis=0)
+    weight = rng.choice([1.0, 0.5, 0.3, 0.1, 1e-3], size=(vocab, n_ctx))
+    if straddle.any():  # put the first straddling case's weight strictly between its two upper ends
+        first = int(np.argmax(straddle))
+        weight[m[first], c[first]] = (ends[0, first] + ends[1, first]) / 2
+    held = chord_condition_holds(attention, cases, weight)
+    assert (held == (ends.max(axis=0) <= weight[m, c])).all()
+    if straddle.any():
+        low, high = sorted(ends[:, first])
+        if low < weight[m[first], c[first]] < high:
+            assert not held[first]

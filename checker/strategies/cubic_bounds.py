@@ -69,7 +69,7 @@ class LogitPaths:
     """Centred logit tables for every max token m, over the wrong outputs ``y_j = others[m][j] != m``:
     ``eupu[q, m, j] = EUPU'[q, y_j]``, ``evou[t, m, j] = EVOU'[t, y_j]``, ``pi[m, j]``,
     ``ov[t, m, j] = evou[t, m, j] + pi[m, j]``, ``u[q, m] = max_j eupu[q, m, j]``, ``h[t, m] = max_j ov``
-    (``-inf`` when there is no wrong output, ``d_vocab = 1``: every claimed bound is then valid)."""
+    (``-inf`` when there is no wrong output, ``d_vocab = 1``: every case is then good)."""
 
     eupu: Interval
     evou: Interval
@@ -120,7 +120,7 @@ def softmax_factors(tables: Tables) -> tuple[Interval, Interval, Interval]:
 
 @dataclass(frozen=True)
 class CaseAttention:
-    """What the attention of every case of one replay is built from (computed once, whatever the chunks):
+    """What the attention of every case of one replay is built from (computed once, whatever the blocks):
     the token and query factors of :func:`softmax_factors` and the extreme positional sums
     (:func:`checker.strategies.attention.extreme_slot_sums`) along the orderings hint."""
 

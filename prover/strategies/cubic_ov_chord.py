@@ -4,7 +4,7 @@ The bound and its side condition are those of :mod:`checker.strategies.cubic_ov_
 ``w[m, c]`` is a hint found by search (SPEC 6, not part of the proof): for each ``(m, c)`` the candidate of
 ``CANDIDATE_WEIGHTS`` that covers the most sequences in float64, where a case counts only if its share
 ratio is at most ``w (1 - RATIO_MARGIN)`` and its bound is below ``-search_margin`` (so the search does
-not choose a weight for cases the checker's enclosure could refuse). ``w = 1`` is a candidate and
+not choose a weight for cases the checker's enclosure could fail to prove). ``w = 1`` is a candidate and
 reproduces the cubic bound. (A coarse-to-fine search with 17 candidates is 40% faster and loses 0.001
 of relative bound on the zoo.) The selection and the claim come from the checker's own blocks
 (:func:`prover.strategies.cubic.selected_proof`).
