@@ -151,8 +151,10 @@ def ordering_hint(positional_scores: np.ndarray, rng: np.random.Generator) -> np
 
 
 def models() -> st.SearchStrategy[ModelSpec]:
-    """Every kind of model above."""
-    return st.one_of(random_models(), trained_models(), planted_models(), tied_models(), extreme_models())
+    """Every kind of model above, and random or tied ones with long contexts (n up to 6) on V <= 3."""
+    long_contexts = {"max_vocab": 3, "max_n_ctx": 6}
+    return st.one_of(random_models(), trained_models(), planted_models(), tied_models(), extreme_models(),
+                     random_models(**long_contexts), tied_models(**long_contexts))
 
 
 # ----------------------------------------------------------------------------- construction

@@ -256,6 +256,20 @@ def test_checked_bound_never_exceeds_exact_accuracy(tmp_path_factory, spec, stra
     assert_covered_are_correct(model_path, weights, covered)
 
 
+@settings(max_examples=FEW)
+@given(spec=small_models, shape=st.sampled_from([(2, 5), (3, 5), (2, 6), (3, 6), (4, 6)]),
+       strategy=st.sampled_from(STRATEGIES))
+def test_long_contexts_never_exceed_exact_accuracy(tmp_path_factory, spec, shape, strategy):
+    """K = 5 and 6 on small vocabularies (at most 4,096 sequences, every one checked)."""
+    directory = tmp_path_factory.mktemp("m")
+    model_path, weights = build(directory, {**spec, "vocab": shape[0], "n_ctx": shape[1]})
+    certificate, _, verdict = prove_and_check(directory, model_path, weights, strategy)
+    assert verdict.status == "VALID", verdict.message
+    covered = covered_sequences(certificate, weights)
+    assert verdict.certified_count == certificate.claim_correct == int(covered.sum())
+    assert_covered_are_correct(model_path, weights, covered)
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize(("vocab", "n_ctx"), [(1, 2), (1, 4), (2, 2), (2, 5)])
 def test_tiny_vocabularies(tmp_path, strategy, vocab, n_ctx):

@@ -22,7 +22,7 @@ from checker.tables import Tables
 from compact_proofs.estimating import clopper_pearson, estimate, regularized_beta
 from prover.writers import save_model
 from tests.exact_reference import exact_accuracy
-from tests.generators import build_model, models, small_models
+from tests.generators import build_model, models, random_models, small_models
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "max4-v64-d32-seed123.safetensors"
 SHIPPED_CORRECT = 16_772_320
@@ -30,7 +30,7 @@ SHIPPED_CORRECT = 16_772_320
 
 
 @settings(max_examples=40, deadline=None)
-@given(spec=st.one_of(small_models(), models()))
+@given(spec=st.one_of(small_models(), models(), random_models(max_vocab=3, max_n_ctx=6)))
 def test_decisions_agree_with_exact_truth(tmp_path_factory, spec):
     """Every sequence proven correct is correct, every one proven wrong is wrong (a tie is wrong), none
     is both; on these models nearly every sequence is decided."""
