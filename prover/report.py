@@ -8,7 +8,9 @@ A strategy's certificate in ``<out>/certs/<model>/`` is reused when the checker 
 (the model is read afresh by every report and its digest recomputed, so the certificate of a retrained
 model is ERROR); otherwise the strategy is proved again and the certificate atomically replaced.
 Only the checker's verdicts count: a bound is a VALID certificate's claim / V^n, and the relative
-bound divides it by the model's brute-force accuracy (brute force therefore always runs).
+bound divides it by the model's reference accuracy: its brute-force accuracy where V^n is at most
+BRUTE_FORCE_MAX_SEQUENCES (brute force then always runs), else the upper confidence limit of a
+statistical estimate (:mod:`compact_proofs.estimating`; labelled so in every output, never a bound).
 """
 
 from __future__ import annotations
@@ -32,10 +34,16 @@ from prover.strategies import StrategyInfo
 from prover.writers import write_bytes_atomic
 
 BRUTE_FORCE = "brute-force"
+BRUTE_FORCE_MAX_SEQUENCES = 1 << 26
+"""The largest V^n the report proves by brute force (Max-of-4 at V = 64 is 2^24, Max-of-5 2^30)."""
+ESTIMATE_SAMPLES, ESTIMATE_CONFIDENCE, ESTIMATE_SEED = 100_000, 0.999, 0
+"""The estimate that replaces brute force as the reference beyond BRUTE_FORCE_MAX_SEQUENCES."""
+ESTIMATED = f"estimate (upper {ESTIMATE_CONFIDENCE} limit)"
 
 RESULT_FIELDS = (
     "model", "seed", "strategy", "family", "verdict", "certified_count", "claimed", "bound",
-    "relative_bound", "checker_flops", "prove_seconds", "check_seconds", "device", "message",
+    "relative_bound", "reference", "reference_accuracy", "checker_flops", "prove_seconds", "check_seconds",
+    "device", "message",
 )
 
 
@@ -59,20 +67,32 @@ class StrategyRun:
 
 @dataclass(frozen=True)
 class ModelReport:
-    """Every strategy run on one model, and the model's EQKE error-term table."""
+    """Every strategy run on one model, the model's EQKE error-term table, and, where brute force is out
+    of reach, the statistical estimate of its accuracy."""
 
     model: str
     seed: int | None
+    setting: tuple[int, int]
+    """(n, V) of the model: Max-of-n over a vocabulary of V tokens."""
     runs: list[StrategyRun]
     eqke_errors: list[ErrorRow]
+    estimate: cp.Estimate | None = None
+
+    @property
+    def reference(self) -> str:
+        """What :attr:`accuracy` is: "brute-force" or the estimate's upper limit (:data:`ESTIMATED`)."""
+        return BRUTE_FORCE if self.estimate is None else ESTIMATED
 
     @property
     def accuracy(self) -> float | None:
-        """The brute-force bound: the model's exact accuracy up to ties (None unless VALID)."""
+        """The reference accuracy: the brute-force bound, the model's exact accuracy up to ties (None
+        unless VALID), or, without brute force, the estimate's upper confidence limit."""
+        if self.estimate is not None:
+            return self.estimate.upper
         return next((run.bound for run in self.runs if run.strategy == BRUTE_FORCE), None)
 
     def relative(self, run: StrategyRun) -> float | None:
-        """``run``'s bound divided by the brute-force accuracy (None when either is missing)."""
+        """``run``'s bound divided by the reference accuracy (None when either is missing)."""
         accuracy = self.accuracy
         return None if run.bound is None or not accuracy else run.bound / accuracy
 
@@ -119,11 +139,16 @@ def report_model(model_path: Path, cert_dir: Path, names: list[str], device: str
     model = cp.load_model(model_path)
     cert_dir.mkdir(parents=True, exist_ok=True)
     torch_device = torch.device(device)
+    exhaustive = model.weights.d_vocab**model.weights.n_ctx <= BRUTE_FORCE_MAX_SEQUENCES
     runs = [
         check_or_prove(model, strategy, cert_dir / cp.certificate_filename(strategy.name), torch_device)
-        for strategy in cp.resolve_strategies(names)
+        for strategy in cp.resolve_strategies(names) if exhaustive or strategy.name != BRUTE_FORCE
     ]
-    return ModelReport(model_path.stem, model_seed(model_path), runs, eqke_error_rows(model.weights, torch_device))
+    estimate = None if exhaustive else cp.estimate(
+        model, ESTIMATE_SAMPLES, ESTIMATE_CONFIDENCE, ESTIMATE_SEED, progress_bar=False)
+    errors = eqke_error_rows(model.weights, torch_device)
+    setting = (model.weights.n_ctx, model.weights.d_vocab)
+    return ModelReport(model_path.stem, model_seed(model_path), setting, runs, errors, estimate)
 
 
 def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) -> list[Path]:
@@ -143,7 +168,8 @@ def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) ->
 
 
 def strategy_names(selected: list[StrategyInfo] | None) -> list[str]:
-    """Registry order of the selected strategies (default: all), brute force always included."""
+    """Registry order of the selected strategies (default: all), brute force always included (a model
+    beyond BRUTE_FORCE_MAX_SEQUENCES skips it, :func:`report_model`)."""
     chosen = {s.name for s in selected} if selected is not None else None
     return [
         s.name for s in cp.strategies() if chosen is None or s.name in chosen or s.name == BRUTE_FORCE
@@ -209,6 +235,8 @@ def result_rows(reports: list[ModelReport]) -> Iterator[dict[str, str]]:
                 "claimed": "" if verdict.claimed is None else str(verdict.claimed),
                 "bound": _number(run.bound),
                 "relative_bound": _number(report.relative(run)),
+                "reference": report.reference,
+                "reference_accuracy": _number(report.accuracy),
                 "checker_flops": str(verdict.flops),
                 "prove_seconds": f"{run.prove_seconds:.3f}",
                 "check_seconds": f"{verdict.seconds:.3f}",

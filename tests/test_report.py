@@ -78,11 +78,13 @@ def test_results_rows_are_checked_and_below_brute_force(reported):
         assert int(row["checker_flops"]) > 0 and row["device"] == "cpu"
 
 
-def test_table_has_the_paper_column(reported):
+def test_table_has_the_paper_column_filled_for_its_setting_only(reported):
+    """The tiny zoo (K=4, V=5) gets the paper's column header but none of its K=4, V=64 figures."""
     table = (reported / "table.md").read_text()
-    assert "paper (151 models)" in table and "2 models" in table and f"cost model v{COST_MODEL_VERSION}" in table
-    assert "| brute-force accuracy | 2/2 |" in table and "0.9992 ± 0.0015" in table
-    assert "| cubic (relative bound) | 2/2 |" in table and "0.9853 ± 0.0038" in table
+    assert "paper (151 models, K=4 V=64)" in table and "2 models (K=4 V=5)" in table
+    assert f"cost model v{COST_MODEL_VERSION}" in table
+    assert "| brute-force accuracy | 2/2 |" in table and "0.9992 ± 0.0015" not in table
+    assert "| cubic (relative bound) | 2/2 |" in table and "0.9853 ± 0.0038" not in table
 
 
 def test_eqke_error_table(reported):
@@ -135,3 +137,23 @@ def test_subset_and_parallel_jobs(zoo, reported, tmp_path):
 def test_no_models_is_one_line_error(tmp_path, capsys):
     assert zoo_cli.main(["report", "--models", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().startswith("zoo: error: no model files")
+
+
+def test_beyond_brute_force_the_reference_is_an_estimate_and_says_so(zoo, reported, tmp_path, monkeypatch):
+    """With V^n above the report's brute-force limit, no brute force runs; the relative bounds divide by
+    the estimate's upper confidence limit, and the CSV, the table and the figure's axis say so."""
+    monkeypatch.setattr(report, "BRUTE_FORCE_MAX_SEQUENCES", 5**4 - 1)
+    out = tmp_path / "estimated"
+    assert _report(zoo, out) == 0  # one job: the patched limit holds in this process
+    rows = _rows(out)
+    assert {row["strategy"] for row in rows} == {"cubic"}
+    exact = {row["model"]: Fraction(row["bound"]) for row in _rows(reported) if row["strategy"] == "brute-force"}
+    for row in rows:
+        assert row["reference"] == report.ESTIMATED and row["verdict"] == "VALID"
+        upper = float(row["reference_accuracy"])
+        assert float(exact[row["model"]]) <= upper  # the exact accuracy lies below the upper limit here
+        assert float(row["relative_bound"]) == pytest.approx(float(row["bound"]) / upper, rel=1e-9)
+    table = (out / "table.md").read_text()
+    assert "statistical, not a proof" in table and "relative to the estimated accuracy" in table
+    assert "brute-force accuracy |" not in table
+
