@@ -23,6 +23,7 @@ import torch
 
 import compact_proofs as cp
 from prover.training import train_zoo
+from prover.zoo_cli import read_seeds_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("cubic", "cubic-ov-chord")
@@ -32,11 +33,6 @@ PAPER_CUBIC = {
     (10, 128): "about 0.84 to 0.91, 940 to 1,010 s",
     (20, 64): "no published result",
 }
-
-
-def seeds(count: int) -> list[int]:
-    lines = (ROOT / "zoo" / "seeds.txt").read_text().splitlines()
-    return [int(line) for line in lines if line.strip() and not line.startswith("#")][:count]
 
 
 def setting(text: str) -> tuple[int, int]:
@@ -88,7 +84,8 @@ def main() -> None:
         k, vocab = setting(text)
         directory = args.root / f"max{k}-v{vocab}"
         start = time.perf_counter()
-        paths = train_zoo(seeds(args.models), directory, k=k, d_vocab=vocab, progress=False)
+        seeds = read_seeds_file(ROOT / "zoo" / "seeds.txt")[: args.models]
+        paths = train_zoo(seeds, directory, k=k, d_vocab=vocab, progress=False)
         print(f"K={k} V={vocab}: {len(paths)} models trained or found in {time.perf_counter() - start:.0f} s",
               flush=True)
         measured = []

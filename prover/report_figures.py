@@ -22,7 +22,7 @@ from matplotlib.ticker import EngFormatter
 
 from checker.kernel.flops import COST_MODEL_VERSION
 from prover.demo import best_per_family
-from prover.report import BRUTE_FORCE, ESTIMATED, ModelReport, StrategyRun
+from prover.report import BRUTE_FORCE, ESTIMATE_CONFIDENCE, ESTIMATE_SAMPLES, ESTIMATED, ModelReport, StrategyRun
 from prover.writers import write_bytes_atomic
 
 PAPER_MODELS = 151
@@ -113,7 +113,7 @@ def headline_table(reports: list[ModelReport]) -> str:
             lines.append(_table_row(f"{family} (relative bound)", family, relative, ModelReport.relative, paper))
     divisor = "its brute-force accuracy" if not estimated else (
         "its reference accuracy: brute force where V^n allows, else relative to the estimated accuracy (upper "
-        "confidence limit of 100,000 uniform samples, each decided rigorously)")
+        f"confidence limit of {ESTIMATE_SAMPLES:,} uniform samples, each decided rigorously)")
     lines += [
         "",
         f"Relative bound: a model's best VALID bound in the family divided by {divisor}; a model",
@@ -215,7 +215,7 @@ def pareto_figure(reports: list[ModelReport]) -> Figure:
     overview.set_ylim(-0.02, 1.05)
     overview.set_xlabel(f"proof length: checker FLOPs (cost model v{COST_MODEL_VERSION}, log scale)")
     estimated = any(report.estimate is not None for report in reports)
-    overview.set_ylabel("certified bound / " + ("estimated accuracy (upper 0.999 limit)" if estimated
+    overview.set_ylabel("certified bound / " + (f"estimated accuracy (upper {ESTIMATE_CONFIDENCE} limit)" if estimated
                                                   else "brute-force accuracy"))
     overview.set_title("every proof")
     overview.scatter([], [], s=110, color="white", edgecolors="black", linewidths=1.2,
