@@ -55,9 +55,13 @@ TASK = "max"
 MODEL_CLASS = "attention-only-1-layer-1-head"
 """The model class of SPEC section 1 (the only one this checker reads)."""
 CLAIM_KIND = "count"
+SHARD_SCHEME = "query-prefix"
+"""The one shard scheme (:mod:`checker.shards`): a shard fixes the query token and the first ``depth`` tokens."""
 _TOP_KEYS = ("format", "version", "statement", "strategy", "claim", "cost_model", "trace", "info")
 _STATEMENT_KEYS = ("task", "model_class", "d_vocab", "n_ctx", "model_digest")
 _CLAIM_KEYS = ("kind", "value")
+_SHARD_CLAIM_KEYS = ("kind", "value", "shard")
+_SHARD_KEYS = ("scheme", "depth", "index")
 _MSGPACK_INT_MIN = -(2**63)
 _MSGPACK_INT_MAX = 2**64 - 1
 _DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -74,6 +78,17 @@ class Statement:
     n_ctx: int
     model_digest: str
     model_class: str = MODEL_CLASS
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The part of the input space a brute-force shard certificate is about (SPEC section 8): shard
+    ``index`` of the scheme :data:`SHARD_SCHEME` at ``depth`` (its meaning is :mod:`checker.shards`).
+    Untrusted: the checker checks both against the model's V and n."""
+
+    depth: int
+    index: int
+    scheme: str = SHARD_SCHEME
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,8 @@ class Certificate:
     trace: tuple[TraceStep, ...]
     info: dict[str, object]
     cost_model: int
+    shard: Shard | None = None
+    """None for a claim about the whole input space; else the claim counts the sequences of this shard."""
 
 
 def decode_certificate(
@@ -183,7 +200,8 @@ def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:
         raise CertificateFormatError(f"certificate format is {shown}, expected {FORMAT!r}")
     _check_version(top["version"])
     strategy = exact_map(top["strategy"], ("name", "params"), "strategy")
-    claim = exact_map(top["claim"], _CLAIM_KEYS, "claim")
+    sharded = type(top["claim"]) is dict and "shard" in top["claim"]
+    claim = exact_map(top["claim"], _SHARD_CLAIM_KEYS if sharded else _CLAIM_KEYS, "claim")
     if type(claim["kind"]) is not str or claim["kind"] != CLAIM_KIND:
         raise CertificateFormatError(f"claim kind is {short_repr(claim['kind'])}; this checker reads {CLAIM_KIND!r}")
     return Certificate(
@@ -194,6 +212,21 @@ def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:
         trace=_trace_from(top["trace"], max_array_elements),
         info=_info_from(top["info"]),
         cost_model=strict_int(top["cost_model"], "cost_model", minimum=1, maximum=_MSGPACK_INT_MAX),
+        shard=_shard_from(claim["shard"]) if sharded else None,
+    )
+
+
+def _shard_from(obj: object) -> Shard:
+    """The claim's shard: the scheme :data:`SHARD_SCHEME`, a depth below MAX_N_CTX and a decimal index
+    (its range depends on the model, so :mod:`checker.shards` checks it)."""
+    fields = exact_map(obj, _SHARD_KEYS, "claim shard")
+    if type(fields["scheme"]) is not str or fields["scheme"] != SHARD_SCHEME:
+        raise CertificateFormatError(
+            f"claim shard scheme is {short_repr(fields['scheme'])}; this checker reads {SHARD_SCHEME!r}"
+        )
+    return Shard(
+        depth=strict_int(fields["depth"], "claim shard depth", minimum=0, maximum=MAX_N_CTX),
+        index=decode_count(fields["index"], "claim shard index"),
     )
 
 

@@ -1,7 +1,10 @@
 """`check CERT [CERT ...] --model MODEL [--json] [--max-vocab N] [--max-context N] [--max-width N]
-[--max-work N]`: the independent checker's command line.
+[--max-work N]`, or `check --shards DIR --model MODEL ...`: the independent checker's command line.
 
 One line on stdout per certificate; diagnostics on stderr (one line per certificate that is not VALID).
+With ``--shards DIR`` the certificates ``DIR/*.cert`` are brute-force shards checked as one proof
+(:mod:`checker.shard_set`): one line on stdout for the whole set, a line on stderr for each shard that is
+not VALID, and a progress line on stderr when it is a terminal.
 Every line is escaped (:func:`certificates.errors.printable`), so no file name or certificate string can
 forge a line. Exit code: the worst verdict over the certificates (0 VALID, 1 INVALID, 2 ERROR, including
 an input over a resource limit of :mod:`checker.limits`); 3 only if the checker itself failed
@@ -13,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from certificates.errors import MAX_DECIMAL_BITS, InputError, format_count, one_line, printable, short_repr
 from certificates.model_config import bounded_fraction
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.limits import LIMIT_NAMES, Limits, option
-from checker.verify import ERROR, VALID, Verdict, check_file, read_model
+from checker.shard_set import check_shard_set
+from checker.verify import ERROR, VALID, CheckedModel, Verdict, check_file, read_model
 
 EXIT_INTERNAL = 3
 
@@ -40,8 +45,15 @@ def format_line(verdict: Verdict) -> str:
     bound = verdict.bound
     assert bound is not None and verdict.claimed is not None and verdict.total is not None
     assert verdict.certified_count is not None
+    shards = (verdict.notes or {}).get("shards")
+    if verdict.shard is not None:
+        what = f"shard {format_count(verdict.shard.index)} (depth {verdict.shard.depth}) proves shard accuracy"
+    elif shards is not None:
+        what = f"in {shards} shards (depth {(verdict.notes or {})['shard_depth']}) proves accuracy"
+    else:
+        what = "proves accuracy"
     return printable(
-        f"{head}: {verdict.strategy} proves accuracy >= {format_count(verdict.claimed)}/"
+        f"{head}: {verdict.strategy} {what} >= {format_count(verdict.claimed)}/"
         f"{format_count(verdict.total)} = {float(bound):.6f} (certified {format_count(verdict.certified_count)}); "
         f"{verdict.flops:.3e} FLOPs (cost model v{COST_MODEL_VERSION}); {verdict.seconds:.2f} s"
     )
@@ -55,6 +67,9 @@ def as_json(verdict: Verdict) -> dict[str, object]:
         "certificate": verdict.certificate,
         "model": verdict.model,
         "strategy": verdict.strategy,
+        "shard": None if verdict.shard is None else {
+            "scheme": verdict.shard.scheme, "depth": verdict.shard.depth, "index": json_count(verdict.shard.index),
+        },
         "claimed": json_count(verdict.claimed),
         "certified_count": json_count(verdict.certified_count),
         "total": json_count(verdict.total),
@@ -91,7 +106,10 @@ def limit_value(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check", description="Rigorously re-check compact-proofs certificates.")
-    parser.add_argument("certificates", nargs="+", metavar="CERT", help="certificate file(s) (.cert)")
+    parser.add_argument("certificates", nargs="*", metavar="CERT", help="certificate file(s) (.cert)")
+    parser.add_argument(
+        "--shards", metavar="DIR", help="check the brute-force shard certificates DIR/*.cert as one proof"
+    )
     parser.add_argument("--model", required=True, help="the model (safetensors) the certificates are about")
     parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
     defaults = Limits()
@@ -101,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             help=f"{help_text} (default {getattr(defaults, name):,})",
         )
     args = parser.parse_args(argv)
+    if bool(args.certificates) == bool(args.shards):
+        parser.error("give certificate files or --shards DIR, not both")
     limits = Limits(**{name: getattr(args, f"max_{name}") for name in LIMIT_NAMES})
     worst = 0
     try:
@@ -108,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             model = read_model(args.model, limits)
         except InputError as error:
             model, problem = None, str(error)
-        for path in args.certificates:
-            verdict = check_file(path, model, limits) if model else Verdict(ERROR, path, args.model, problem)
+        for target in [args.shards] if args.shards else args.certificates:
+            if model is None:
+                verdict = Verdict(ERROR, target, args.model, problem)
+            elif args.shards:
+                verdict = _shard_set_verdict(target, model, limits)
+            else:
+                verdict = check_file(target, model, limits)
             print(json.dumps(as_json(verdict), default=str) if args.json else format_line(verdict), flush=True)
             if verdict.status != VALID:
                 print(printable(f"check: {verdict.status}: {verdict.message}"), file=sys.stderr)
@@ -118,6 +143,23 @@ def main(argv: list[str] | None = None) -> int:
         print(one_line(f"check: internal error: {type(error).__name__}: {error}"), file=sys.stderr)
         return EXIT_INTERNAL
     return worst
+
+
+def _shard_set_verdict(directory: str, model: CheckedModel, limits: Limits) -> Verdict:
+    """The verdict on the shard certificates ``directory/*.cert`` (in name order), with a progress line on
+    stderr at a terminal and a line on stderr for each shard that is not VALID."""
+    paths = sorted(Path(directory).glob("*.cert"))
+    done = 0
+
+    def checked(verdict: Verdict) -> None:
+        nonlocal done
+        done += 1
+        if verdict.status != VALID:
+            print(printable(f"check: {verdict.status} {verdict.certificate}: {verdict.message}"), file=sys.stderr)
+        if sys.stderr.isatty():
+            print(f"\rcheck: {done}/{len(paths)} shards", end="\n" if done == len(paths) else "", file=sys.stderr)
+
+    return check_shard_set(paths, model, limits, name=directory, on_checked=checked)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from certificates.codec import MAX_CERTIFICATE_BYTES, Certificate, decode_certificate, read_certificate_bytes
+from certificates.codec import (
+    MAX_CERTIFICATE_BYTES,
+    Certificate,
+    Shard,
+    decode_certificate,
+    read_certificate_bytes,
+)
 from certificates.errors import InputError, short_repr
 from certificates.model_file import ModelWeights, load_model
 from checker import strategies
@@ -25,6 +31,7 @@ from checker.kernel.fpenv import assert_fp_environment
 from checker.limits import LimitError, Limits, option, table_work
 from checker.replay import InvalidCertificate
 from checker.schema import Sizes
+from checker.shards import shard_scope
 from checker.tables import Tables
 
 VALID, INVALID, ERROR = "VALID", "INVALID", "ERROR"
@@ -48,10 +55,13 @@ class Verdict:
     bookkeeping: int = 0
     seconds: float = 0.0
     notes: dict[str, int] | None = None
+    shard: Shard | None = None
+    """The shard the claim is about (``total`` is then the shard's size), or None for the whole space."""
 
     @property
     def bound(self) -> Fraction | None:
-        """The certified accuracy lower bound claim / V^n (VALID verdicts only)."""
+        """The certified accuracy lower bound claim / total (VALID verdicts only): over all V^n sequences,
+        or over the shard's for a shard certificate."""
         if self.status != VALID or self.claimed is None or not self.total:
             return None
         return Fraction(self.claimed, self.total)
@@ -131,10 +141,10 @@ def check_bytes(data: bytes, model: CheckedModel, limits: Limits = DEFAULT_LIMIT
         )
         _check_statement(certificate, weights)
         strategy = _strategy(certificate)
-        work = table_work(sizes.V, sizes.n, sizes.d, sizes.h) + strategy.work(sizes.V, sizes.n, sizes.d, sizes.h)
+        work = table_work(sizes.V, sizes.n, sizes.d, sizes.h) + _replay_work(strategy, certificate.shard, sizes)
         limits.check("work", work, f"estimated work of {certificate.strategy_name} on this model")
         verdict.strategy, verdict.claimed = certificate.strategy_name, certificate.claim_correct
-        verdict.total = weights.d_vocab**weights.n_ctx
+        verdict.shard, verdict.total = certificate.shard, _claim_total(certificate.shard, sizes)
         # Overflow and NaN are part of the design (they mean "not certified"), not warnings to print.
         with flops.counting() as counter, np.errstate(all="ignore"):
             try:
@@ -158,7 +168,28 @@ def replay(certificate: Certificate, tables: Tables) -> strategies.ReplayResult:
     """Read the trace of ``certificate`` through its strategy's schema and replay it against ``tables``
     (InvalidCertificate at the first claim that fails; InputError for an unknown strategy)."""
     strategy = _strategy(certificate)
-    return strategy.replay(strategy.schema.read(certificate.trace, Sizes.of(tables.weights)), tables)
+    sizes = Sizes.of(tables.weights)
+    trace = strategy.schema.read(certificate.trace, sizes)
+    if certificate.shard is None:
+        return strategy.replay(trace, tables)
+    assert strategy.replay_shard is not None  # refused by _replay_work before any replay
+    return strategy.replay_shard(trace, tables, shard_scope(certificate.shard, sizes.V, sizes.n))
+
+
+def _replay_work(strategy: strategies.Strategy, shard: Shard | None, sizes: Sizes) -> int:
+    """The estimated work of the replay of ``strategy``, on the whole space or on ``shard``; InputError
+    for a shard certificate of a strategy without shards, or a shard the model does not have."""
+    if shard is None:
+        return strategy.work(sizes.V, sizes.n, sizes.d, sizes.h)
+    if strategy.replay_shard is None or strategy.shard_work is None:
+        raise InputError(f"strategy {short_repr(strategy.name)} has no shard certificates")
+    shard_scope(shard, sizes.V, sizes.n)
+    return strategy.shard_work(sizes.V, sizes.n, sizes.d, sizes.h, shard.depth)
+
+
+def _claim_total(shard: Shard | None, sizes: Sizes) -> int:
+    """The number of sequences a claim is about: all V^n, or the shard's V^(n-1-depth)."""
+    return sizes.V ** (sizes.n if shard is None else sizes.n - 1 - shard.depth)
 
 
 def _strategy(certificate: Certificate) -> strategies.Strategy:

@@ -30,6 +30,11 @@ from files with ``cp.save_certificate(path, certificate)`` and ``cp.read_certifi
 ``Model`` computes the checker's exact tables once, while each verdict's FLOPs still count everything
 that certificate's replay reads.
 
+Brute force in shards, resumably (a restarted run re-checks what it finds and proves the rest)::
+
+    run = cp.prove_shards(model, "shards/")
+    verdict = cp.check_shards("shards/", model)
+
 Where brute force is out of reach, ``cp.estimate(model, samples, confidence, seed)`` gives a
 Clopper-Pearson interval for the accuracy from uniform samples, each decided rigorously: a statistical
 statement, never a verdict (:mod:`compact_proofs.estimating`).
@@ -45,6 +50,7 @@ from compact_proofs.estimating import Estimate, estimate
 from compact_proofs.files import certificate_filename, read_certificate
 from compact_proofs.models import Model, load_model, model_from_state_dict
 from compact_proofs.proving import RequestError, prove, prove_many, resolve_device, resolve_strategies, strategies
+from compact_proofs.sharding import check_shards, prove_shards
 from prover.writers import write_certificate as save_certificate
 
 __all__ = [
@@ -59,11 +65,13 @@ __all__ = [
     "Verdict",
     "certificate_filename",
     "check",
+    "check_shards",
     "estimate",
     "load_model",
     "model_from_state_dict",
     "prove",
     "prove_many",
+    "prove_shards",
     "read_certificate",
     "resolve_device",
     "resolve_strategies",

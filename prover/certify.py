@@ -9,11 +9,12 @@ from pathlib import Path
 
 import torch
 
-from certificates.codec import Certificate
+from certificates.codec import Certificate, Shard
 from certificates.model_file import ModelWeights
 from checker import strategies as checker_strategies
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.schema import Sizes
+from checker.shards import shard_scope
 from prover.strategies import ProofInput, StrategyInfo
 from prover.writers import statement_for
 
@@ -42,14 +43,23 @@ def git_revision() -> str:
     return result.stdout.strip() or "unknown"
 
 
-def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -> tuple[Certificate, float]:
-    """Run ``strategy`` on ``weights``; return the certificate and the proving seconds. The trace is
-    written through the checker's schema of the strategy (ValueError if it does not fit)."""
+def prove(
+    weights: ModelWeights, strategy: StrategyInfo, device: torch.device, shard: Shard | None = None
+) -> tuple[Certificate, float]:
+    """Run ``strategy`` on ``weights`` (on one ``shard`` of the input space, :mod:`checker.shards`, if
+    given); return the certificate and the proving seconds. The trace is written through the checker's
+    schema of the strategy (ValueError if it does not fit, or if the strategy has no shards)."""
     checked = checker_strategies.lookup(strategy.name)
     if checked is None:
         raise ValueError(f"the checker has no strategy {strategy.name!r}")
+    proof_input = ProofInput(weights=weights, device=device)
     start = time.perf_counter()
-    output = strategy.prove(ProofInput(weights=weights, device=device))
+    if shard is None:
+        output = strategy.prove(proof_input)
+    elif strategy.prove_shard is None:
+        raise ValueError(f"strategy {strategy.name!r} has no shard certificates")
+    else:
+        output = strategy.prove_shard(proof_input, shard_scope(shard, weights.d_vocab, weights.n_ctx))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
@@ -66,5 +76,6 @@ def prove(weights: ModelWeights, strategy: StrategyInfo, device: torch.device) -
             "seconds": round(seconds, 4),
             "git_revision": git_revision(),
         },
+        shard=shard,
     )
     return certificate, seconds

@@ -1,5 +1,8 @@
 """`prove MODEL --strategy NAME [--out PATH]`: search for a proof and write its certificate.
 
+`prove MODEL --shards DIR [--shard-depth J]`: brute force in shards (:mod:`prover.shards`), one
+certificate per shard in DIR; a rerun re-checks the certificates it finds and proves only the rest.
+
 The model is read as the checker reads it (:func:`compact_proofs.load_model`, default size limits).
 Exit codes: 0 success; 2 bad input (missing or unsupported model, unknown strategy, unusable device
 or output path), with one line on stderr.
@@ -39,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="certificate path (one strategy) or directory (default certs/<model>/)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--shards", metavar="DIR", help="brute force in shards: one certificate per shard in DIR")
+    parser.add_argument(
+        "--shard-depth", type=int, metavar="J",
+        help="tokens fixed per shard besides the query (default: shards of at most 2^24 sequences)",
+    )
     parser.add_argument("--list-strategies", action="store_true", help="print every registered strategy")
     parser.add_argument(
         "--eqke-error-table", action="store_true", help="print the four EQKE error-term bounds of MODEL and exit"
@@ -50,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.model is None:
             raise UsageError("a MODEL path is required")
+        if args.shards is not None:
+            return prove_in_shards(args)
         chosen = [] if args.eqke_error_table else cp.resolve_strategies(args.strategy or ["brute-force"])
         device = cp.resolve_device(args.device)
         model = cp.load_model(args.model)
@@ -69,6 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, cp.RequestError, InputError, OSError) as error:
         print(f"prove: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return 0
+
+
+def prove_in_shards(args: argparse.Namespace) -> int:
+    """``prove MODEL --shards DIR``: every brute-force shard into DIR, then one summary line."""
+    if args.strategy not in (None, ["brute-force"]) or args.out is not None or args.eqke_error_table:
+        raise UsageError("--shards proves brute force only, into DIR (no --strategy other than brute-force, no --out)")
+    model = cp.load_model(args.model)
+    weights = model.weights
+    if args.shard_depth is not None and not 0 <= args.shard_depth <= weights.n_ctx - 2:
+        raise UsageError(f"--shard-depth must be in 0..n-2 = 0..{weights.n_ctx - 2}")
+    if weights.n_ctx < 2:
+        raise UsageError("brute force in shards needs n_ctx >= 2")
+    run = cp.prove_shards(model, args.shards, args.shard_depth, args.device)
+    print(
+        f"{run.directory}: brute-force in {run.shards} shards (depth {run.depth}): {run.proved} proved in "
+        f"{run.prove_seconds:.1f} s, {run.kept} kept after re-checking in {run.recheck_seconds:.1f} s; claims "
+        f"{run.claimed}/{run.total} = {run.claimed / run.total:.6f}; "
+        f"check them with: check --shards {run.directory} --model {args.model}",
+        flush=True,
+    )
     return 0
 
 

@@ -43,7 +43,7 @@ ESTIMATED = f"estimate (upper {ESTIMATE_CONFIDENCE} limit)"
 RESULT_FIELDS = (
     "model", "seed", "strategy", "family", "verdict", "certified_count", "claimed", "bound",
     "relative_bound", "reference", "reference_accuracy", "checker_flops", "prove_seconds", "check_seconds",
-    "device", "message",
+    "device", "message", "certificate_bytes",
 )
 
 
@@ -57,6 +57,8 @@ class StrategyRun:
     prove_seconds: float
     device: str
     reused: bool = False
+    certificate_bytes: int | None = None
+    """The size of the certificate file checked (None where no file was written)."""
 
     @property
     def bound(self) -> float | None:
@@ -101,14 +103,16 @@ def prove_and_check(model: cp.Model, strategy: StrategyInfo, path: Path, device:
     """Prove ``strategy``, write its certificate to ``path`` (atomically) and check the file written."""
     certificate = cp.prove(model, strategy, device)
     cp.save_certificate(path, certificate)
-    return _run(strategy, cp.check(path, model), certificate.info, reused=False)
+    return _run(strategy, cp.check(path, model), certificate.info, path, reused=False)
 
 
-def _run(strategy: StrategyInfo, verdict: cp.Verdict, info: dict, *, reused: bool) -> StrategyRun:
-    """A run with the proving seconds and device its certificate records (NaN and "?" where it does not)."""
+def _run(strategy: StrategyInfo, verdict: cp.Verdict, info: dict, path: Path, *, reused: bool) -> StrategyRun:
+    """A run with the proving seconds and device its certificate records (NaN and "?" where it does not)
+    and the size of its file."""
     seconds = info.get("seconds")
     seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
-    return StrategyRun(strategy.name, strategy.family, verdict, seconds, str(info.get("device", "?")), reused)
+    device = str(info.get("device", "?"))
+    return StrategyRun(strategy.name, strategy.family, verdict, seconds, device, reused, path.stat().st_size)
 
 
 def check_or_prove(model: cp.Model, strategy: StrategyInfo, path: Path, device: torch.device) -> StrategyRun:
@@ -119,7 +123,7 @@ def check_or_prove(model: cp.Model, strategy: StrategyInfo, path: Path, device: 
     if path.exists():
         verdict = cp.check(path, model)
         if verdict.status == cp.VALID:
-            return _run(strategy, verdict, cp.read_certificate(path, model).info, reused=True)
+            return _run(strategy, verdict, cp.read_certificate(path, model).info, path, reused=True)
     try:
         return prove_and_check(model, strategy, path, device)
     except Exception as error:  # one failing strategy must not lose the rest of the zoo
@@ -242,6 +246,7 @@ def result_rows(reports: list[ModelReport]) -> Iterator[dict[str, str]]:
                 "check_seconds": f"{verdict.seconds:.3f}",
                 "device": run.device,
                 "message": verdict.message,
+                "certificate_bytes": "" if run.certificate_bytes is None else str(run.certificate_bytes),
             }
 
 

@@ -121,7 +121,7 @@ def encode_certificate(cert: Certificate) -> bytes:
             "n_ctx": statement.n_ctx, "model_digest": statement.model_digest,
         },
         "strategy": {"name": cert.strategy_name, "params": cert.strategy_params},
-        "claim": {"kind": CLAIM_KIND, "value": encode_count(cert.claim_correct)},
+        "claim": _claim(cert),
         "cost_model": cert.cost_model,
         "trace": [{"step": step.step, "arrays": {k: encode_array(v) for k, v in step.arrays.items()}}
                   for step in cert.trace],
@@ -138,6 +138,15 @@ def encode_certificate(cert: Certificate) -> bytes:
     except CertificateFormatError as error:
         raise ValueError(f"refusing to encode an invalid certificate: {error}") from None
     return data
+
+
+def _claim(cert: Certificate) -> dict[str, object]:
+    """The wire claim: the count, and the shard it is about for a shard certificate."""
+    claim: dict[str, object] = {"kind": CLAIM_KIND, "value": encode_count(cert.claim_correct)}
+    if cert.shard is not None:
+        shard = cert.shard
+        claim["shard"] = {"scheme": shard.scheme, "depth": shard.depth, "index": encode_count(shard.index)}
+    return claim
 
 
 def write_certificate(path: str | os.PathLike[str], cert: Certificate) -> None:

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import compact_proofs as cp
 from certificates.errors import InputError, one_line
-from prover import demo, report, report_figures
+from prover import demo, report, report_figures, report_summary
 from prover.training import train_zoo
 
 
@@ -186,6 +186,24 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0 if statuses.keys() == {"VALID"} else 1
 
 
+def _configure_summary(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``zoo summary``."""
+    parser.add_argument(
+        "reports", nargs="+", type=Path, metavar="REPORT", help="zoo report directories (each with results.csv)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="the summary (markdown) to write")
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    """``zoo summary``: one table across the settings of the given reports."""
+    try:
+        report_summary.write_summary([directory / "results.csv" for directory in args.reports], args.out)
+    except (ValueError, KeyError, OSError) as error:
+        raise UsageError(str(error)) from None
+    print(args.out)
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "train": Subcommand("train models of the zoo (skips those already trained)", _configure_train, _run_train),
     "demo": Subcommand(
@@ -194,6 +212,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "report": Subcommand(
         "prove and check every strategy on every model: results.csv, table.md, pareto.png, eqke-errors.md",
         _configure_report, _run_report,
+    ),
+    "summary": Subcommand(
+        "one table across settings from zoo reports, beside the paper's figures", _configure_summary, _run_summary
     ),
 }
 

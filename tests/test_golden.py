@@ -2,7 +2,8 @@
 answers (``examples/golden/expected.json``, made by ``examples/golden/make_golden.py``).
 
 One certificate per strategy family and a few hostile ones; the ``check`` command, run once on all of them
-in a subprocess, must give exactly the recorded verdict, counts, FLOPs (cost model v2) and message. A
+in a subprocess, must give exactly the recorded verdict, counts, FLOPs (cost model v2) and message; so must
+``check --shards`` on the brute force in shards. A
 change to any replay, to the kernel's charges or to the cost model shows up here as a changed number, to be
 explained and the goldens regenerated on purpose.
 """
@@ -48,6 +49,17 @@ def test_check_answers_exactly_what_was_recorded():
         want = {key: entry[key] for key in got}
         assert got == want, entry["file"]
         assert answer["cost_model"] == COST_MODEL_VERSION
+
+
+def test_check_answers_exactly_what_was_recorded_for_the_shards():
+    entry = EXPECTED["shard_set"]
+    result = check("--shards", GOLDEN / entry["directory"], "--model", GOLDEN / EXPECTED["model"], "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    got = {key: answer[key] for key in ("status", "claimed", "certified_count", "flops", "message")}
+    assert got == {key: entry[key] for key in got}
+    whole = next(e for e in EXPECTED["certificates"] if e["file"] == "brute-force.cert")
+    assert answer["claimed"] == whole["claimed"] and answer["notes"] == {"shards": EXPECTED_VOCAB, "shard_depth": 0}
 
 
 def test_an_unused_gap_beyond_the_max_is_harmless(tmp_path):

@@ -157,3 +157,35 @@ def test_beyond_brute_force_the_reference_is_an_estimate_and_says_so(zoo, report
     assert "statistical, not a proof" in table and "relative to the estimated accuracy" in table
     assert "brute-force accuracy |" not in table
 
+
+
+def test_rows_record_the_size_of_each_certificate(reported):
+    for row in _rows(reported):
+        path = reported / "certs" / row["model"] / certificate_filename(row["strategy"])
+        assert int(row["certificate_bytes"]) == path.stat().st_size
+
+
+def test_the_summary_across_settings_reads_the_reports_and_keeps_the_units(zoo, reported, tmp_path, monkeypatch):
+    """Two reports of one tiny setting (brute force, and the estimate instead) summarised in one file:
+    one reference row and one row per family and setting, the cubic proof alone, costs per model."""
+    monkeypatch.setattr(report, "BRUTE_FORCE_MAX_SEQUENCES", 5**4 - 1)
+    estimated = tmp_path / "estimated"
+    assert _report(zoo, estimated) == 0
+    out = tmp_path / "summary.md"
+    assert zoo_cli.main(["summary", str(reported), "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = _rows(reported)
+    bounds = [float(row["bound"]) for row in rows if row["strategy"] == "cubic"]
+    mean = f"{sum(bounds) / len(bounds):.3f} ({min(bounds):.3f} to {max(bounds):.3f})"
+    assert f"| K=4 V=5 | cubic (the paper's cubic proof alone) | 2/2 | {mean} |" in text
+    assert "| K=4 V=5 | reference accuracy: brute force (exact up to ties) | 2/2 |" in text
+    assert "0.9853" not in text and "KiB" in text  # the paper's K=4 V=64 figures stay off other settings
+    assert zoo_cli.main(["summary", str(estimated), "--out", str(out)]) == 0
+    assert "reference accuracy: estimate (upper 0.999 limit): statistical, not a proof" in out.read_text()
+
+
+def test_the_summary_refuses_a_model_name_without_its_setting(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "results.csv").write_text(",".join(report.RESULT_FIELDS) + "\nmystery," + "," * 15 + "\n")
+    assert zoo_cli.main(["summary", str(tmp_path / "r"), "--out", str(tmp_path / "s.md")]) == 2
+    assert "max<K>-v<V>-" in capsys.readouterr().err

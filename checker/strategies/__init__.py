@@ -4,7 +4,9 @@ A strategy declares its trace (:class:`checker.schema.TraceSchema`), a replay an
 replay receives the trace as read through the schema and the model's exact tables
 (:class:`checker.tables.Tables`, computed and charged on demand), composes kernel operations
 (:mod:`checker.kernel`), raises :class:`checker.replay.InvalidCertificate` at the first claim it cannot
-verify, and returns the number of input sequences it certified correct (a Python int).
+verify, and returns the number of input sequences it certified correct (a Python int). A strategy that
+can prove a claim about one shard of the input space (:mod:`checker.shards`) also declares a shard
+replay and its work estimate.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from checker.schema import Trace, TraceSchema
+from checker.shards import ShardScope
 from checker.tables import Tables
 
 
@@ -29,16 +32,22 @@ Replayer = Callable[[Trace, Tables], ReplayResult]
 WorkEstimate = Callable[[int, int, int, int], int]
 """``(V, n, d, h) -> work``: an upper estimate, from the statement alone, of the work (in the units of
 :mod:`checker.limits`) a replay does besides the tables; checked against the limit before it starts."""
+ShardReplayer = Callable[[Trace, Tables, ShardScope], ReplayResult]
+ShardWorkEstimate = Callable[[int, int, int, int, int], int]
+"""``(V, n, d, h, depth) -> work``: as :data:`WorkEstimate`, for the replay of one shard of that depth."""
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A registered strategy: its name, trace schema, replay and work estimate."""
+    """A registered strategy: its name, trace schema, replay and work estimate; for a strategy with shard
+    certificates, also their replay and work estimate (None otherwise)."""
 
     name: str
     schema: TraceSchema
     replay: Replayer
     work: WorkEstimate
+    replay_shard: ShardReplayer | None = None
+    shard_work: ShardWorkEstimate | None = None
 
 
 _STRATEGIES: dict[str, Strategy] = {}

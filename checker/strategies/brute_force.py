@@ -22,12 +22,14 @@ Every certified sequence is therefore correct in exact real arithmetic; ties are
 
 Memory is bounded whatever V and n are: the query-independent differences and the stage-1 tables are
 built for a chunk of max tokens at a time, sequences are decided in blocks of at most BLOCK_TOKENS tokens,
-and stage 2 in blocks of at most BLOCK_ELEMENTS table entries, so besides the [V]*n boolean result no
-array has more than about BLOCK_ELEMENTS entries. With n < STAGE1_MIN_CTX every sequence goes straight
+and stage 2 in blocks of at most BLOCK_ELEMENTS table entries, so besides the boolean result ([V]*n for
+the whole space, [V]*(n-1-depth) for a shard of :mod:`checker.shards`) no array has more than about
+BLOCK_ELEMENTS entries. With n < STAGE1_MIN_CTX every sequence goes straight
 to stage 2: a stage-1 table costs V^3 n per query, more than the V^(n-1) n V of deciding each of the
 query's sequences in stage 2 when n <= 2 (a d = 1, V = 256, n = 2 model took minutes before).
 
-The trace holds one step, ``failures``: the flat indices (x_0 most significant) of up to
+The trace holds one step, ``failures``: the flat indices (x_0, or in a shard its first free position,
+most significant) of up to
 ``MAX_LISTED_FAILURES`` sequences the prover did not claim. They are diagnostics: the checker verifies
 their range and order and reports how many of them it certified anyway.
 
@@ -45,6 +47,7 @@ import numpy as np
 from checker.kernel import Interval, LowerBound
 from checker.replay import InvalidCertificate
 from checker.schema import ANY, DIAGNOSTIC, ArraySchema, StepSchema, Trace, TraceSchema
+from checker.shards import ShardScope
 from checker.strategies import ReplayResult, Strategy, register
 from checker.tables import Tables
 
@@ -68,10 +71,40 @@ def brute_force_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int
     return stage1 + vocab**n_ctx * (2 * n_ctx + 1 + vocab * (5 * n_ctx + 4))
 
 
+def shard_work(d_vocab: int, n_ctx: int, d_model: int, d_head: int, depth: int) -> int:
+    """Estimated replay work of one shard of ``depth``: the stage-1 tables of its query (8 V^3 n, built
+    once per shard) and stages 1 and 2 for each of its V^(n-1-depth) sequences, as in
+    :func:`brute_force_work`."""
+    stage1 = 8 * d_vocab**3 * n_ctx if n_ctx >= STAGE1_MIN_CTX else 0
+    return stage1 + d_vocab ** (n_ctx - 1 - depth) * (2 * n_ctx + 1 + d_vocab * (5 * n_ctx + 4))
+
+
 def replay_brute_force(trace: Trace, tables: Tables) -> ReplayResult:
+    listed = _checked_listed(trace, tables.weights.d_vocab**tables.weights.n_ctx)
+    return _counted(certified_sequences(tables), listed)
+
+
+def replay_brute_force_shard(trace: Trace, tables: Tables, scope: ShardScope) -> ReplayResult:
+    """The replay of a shard certificate: the shard's sequences (:mod:`checker.shards`), each decided as
+    in the whole-space replay; the listed failures are numbered within the shard."""
+    listed = _checked_listed(trace, tables.weights.d_vocab**scope.free)
+    return _counted(certified_in_shard(tables, scope), listed)
+
+
+def _checked_listed(trace: Trace, total: int) -> np.ndarray:
+    """The listed failures, checked (before any replay work) to be at most MAX_LISTED_FAILURES increasing
+    indices below ``total``."""
     listed = trace["failures"]["sequences"]
-    _check_listed(listed, tables.weights.d_vocab**tables.weights.n_ctx)
-    certified = certified_sequences(tables)
+    if listed.size > MAX_LISTED_FAILURES:
+        raise InvalidCertificate("failures", "sequences", None, f"more than {MAX_LISTED_FAILURES} listed")
+    if listed.size and (listed.min() < 0 or listed.max() >= total or np.any(listed[1:] <= listed[:-1])):
+        raise InvalidCertificate("failures", "sequences", None, "indices must be increasing and in range")
+    return listed
+
+
+def _counted(certified: np.ndarray, listed: np.ndarray) -> ReplayResult:
+    """The count of ``certified`` sequences, with how many of the ``listed`` failures (flat indices into
+    ``certified``) were certified anyway."""
     listed_certified = int(np.count_nonzero(certified.reshape(-1)[listed]))
     return ReplayResult(
         certified_count=int(np.count_nonzero(certified)),
@@ -79,30 +112,47 @@ def replay_brute_force(trace: Trace, tables: Tables) -> ReplayResult:
     )
 
 
-def _check_listed(listed: np.ndarray, total: int) -> None:
-    if listed.size > MAX_LISTED_FAILURES:
-        raise InvalidCertificate("failures", "sequences", None, f"more than {MAX_LISTED_FAILURES} listed")
-    if listed.size and (listed.min() < 0 or listed.max() >= total or np.any(listed[1:] <= listed[:-1])):
-        raise InvalidCertificate("failures", "sequences", None, "indices must be increasing and in range")
-
-
 def certified_sequences(tables: Tables) -> np.ndarray:
-    """Boolean array [V]*n (x_0 first): True where the sequence is proven correct."""
+    """Boolean array [V]*n (x_0 first): True where the sequence is proven correct. The query-independent
+    output differences are built once per chunk of maxima and shared by every query."""
     vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
     certified = np.zeros((vocab,) * n_ctx, dtype=bool)
     if n_ctx < STAGE1_MIN_CTX:
         for query in range(vocab):
-            _certify_in_stage2(certified, tables, query)
+            certified[..., query] = _certified_in_stage2(tables, ShardScope(query, (), n_ctx - 1))
         return certified
-    chunk = max(1, BLOCK_ELEMENTS // (vocab * n_ctx * vocab))
-    for first in range(0, vocab, chunk):
-        maxima = range(first, min(first + chunk, vocab))
+    for maxima in _chunks(vocab, n_ctx, 0):
         shared = _output_differences(tables, maxima)
         for query in range(maxima.stop):
             stage1 = _stage1_table(tables, shared, query, maxima)
-            for m in range(max(query, first), maxima.stop):
-                _certify_block(certified, tables, stage1[:, :, m - first], shared[:, :, m - first], query, m)
+            scope = ShardScope(query, (), n_ctx - 1)
+            for m in range(max(query, maxima.start), maxima.stop):
+                j = m - maxima.start
+                _certify_block(certified[..., query], tables, stage1[:, :, j], shared[:, :, j], scope, m)
     return certified
+
+
+def certified_in_shard(tables: Tables, scope: ShardScope) -> np.ndarray:
+    """Boolean array [V]*free over the shard's free positions (C order): True where the sequence is proven
+    correct. Memory is independent of V^n: besides this array, only the blocks of the module docstring."""
+    vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
+    if n_ctx < STAGE1_MIN_CTX:
+        return _certified_in_stage2(tables, scope)
+    certified = np.zeros((vocab,) * scope.free, dtype=bool)
+    for maxima in _chunks(vocab, n_ctx, max((scope.query, *scope.prefix))):
+        shared = _output_differences(tables, maxima)
+        stage1 = _stage1_table(tables, shared, scope.query, maxima)
+        for j, m in enumerate(maxima):
+            _certify_block(certified, tables, stage1[:, :, j], shared[:, :, j], scope, m)
+    return certified
+
+
+def _chunks(vocab: int, n_ctx: int, first: int) -> Iterator[range]:
+    """The max tokens ``first..V-1`` in chunks whose output differences [t, p, j, y] have at most about
+    BLOCK_ELEMENTS entries."""
+    chunk = max(1, BLOCK_ELEMENTS // (vocab * n_ctx * vocab))
+    for start in range(first, vocab, chunk):
+        yield range(start, min(start + chunk, vocab))
 
 
 def decide_sequences(tables: Tables, sequences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,38 +207,43 @@ def _stage1_table(tables: Tables, shared: LowerBound, query: int, maxima: range)
 
 
 def _certify_block(
-    certified: np.ndarray, tables: Tables, stage1: LowerBound, shared: LowerBound, query: int, m: int
+    certified: np.ndarray, tables: Tables, stage1: LowerBound, shared: LowerBound, scope: ShardScope, m: int
 ) -> None:
-    """Certify the sequences whose query is ``query`` and whose maximum is ``m``; ``stage1[t, p]`` is the
-    stage-1 table of this query and max, ``shared[t, p, y]`` the output differences of this max."""
-    n_ctx = stage1.shape[1]
+    """Certify the sequences of ``scope`` whose maximum is ``m`` into ``certified`` [V]*free (the free
+    positions); ``stage1[t, p]`` is the stage-1 table of the scope's query and of max ``m``,
+    ``shared[t, p, y]`` the output differences of max ``m``."""
+    n_ctx, fixed = stage1.shape[1], len(scope.prefix)
     positions = np.arange(n_ctx)[None, :]
 
     def gathered(sequences: np.ndarray, _: np.ndarray) -> LowerBound:
         return shared[sequences, positions]
 
-    base = stage1[query, n_ctx - 1]
-    for ranges in _max_blocks(query, m, n_ctx - 1):
-        passed = LowerBound.outer_sum_certainly_positive([base, *(stage1[t, p] for p, t in enumerate(ranges))])
+    base = [stage1[scope.query, n_ctx - 1], *(stage1[t, p] for p, t in enumerate(scope.prefix))]
+    for ranges in _max_blocks(max((scope.query, *scope.prefix)), m, scope.free):
+        parts = [*base, *(stage1[t, fixed + p] for p, t in enumerate(ranges))]
+        passed = LowerBound.outer_sum_certainly_positive(parts)
         left = np.nonzero(~passed)
         if left[0].size:
-            tokens_left = np.stack([ranges[p][idx] for p, idx in enumerate(left)], axis=1)
-            passed[left] = _stage2(tables, query, np.full(tokens_left.shape[0], m), tokens_left, gathered)
-        certified[np.ix_(*ranges, np.array([query]))] = passed[..., None]
+            free_left = [ranges[p][idx] for p, idx in enumerate(left)]
+            tokens_left = np.stack([np.full(left[0].size, t) for t in scope.prefix] + free_left, axis=1)
+            passed[left] = _stage2(tables, scope.query, np.full(left[0].size, m), tokens_left, gathered)
+        certified[np.ix_(*ranges)] = passed
 
 
-def _certify_in_stage2(certified: np.ndarray, tables: Tables, query: int) -> None:
-    """Certify every sequence whose query is ``query`` in stage 2 alone, in blocks of sequences."""
+def _certified_in_stage2(tables: Tables, scope: ShardScope) -> np.ndarray:
+    """Boolean array [V]*free: the sequences of ``scope`` certified in stage 2 alone, in blocks."""
     vocab, n_ctx = tables.weights.d_vocab, tables.weights.n_ctx
-    free = (vocab,) * (n_ctx - 1)
-    decided = np.empty(vocab ** (n_ctx - 1), dtype=bool)  # x_{n-1} = query, the others in C order
+    free = (vocab,) * scope.free
+    decided = np.empty(vocab**scope.free, dtype=bool)
     block = BLOCK_TOKENS // n_ctx
     for start in range(0, decided.size, block):
         flat = np.arange(start, min(start + block, decided.size))
-        tokens = np.stack(np.unravel_index(flat, free), axis=1).reshape(flat.size, n_ctx - 1)
-        maxima = np.maximum(tokens.max(axis=1, initial=0), query)
-        decided[flat] = _stage2(tables, query, maxima, tokens, partial(_sequence_differences, tables))
-    certified[..., query] = decided.reshape(free)
+        free_tokens = np.stack(np.unravel_index(flat, free), axis=1).reshape(flat.size, scope.free)
+        fixed = np.broadcast_to(np.array(scope.prefix, dtype=np.int64), (flat.size, len(scope.prefix)))
+        tokens = np.concatenate([fixed, free_tokens], axis=1)
+        maxima = np.maximum(tokens.max(axis=1, initial=0), scope.query)
+        decided[flat] = _stage2(tables, scope.query, maxima, tokens, partial(_sequence_differences, tables))
+    return decided.reshape(free)
 
 
 def _stage2(
@@ -250,16 +305,18 @@ def _decided(
     return decided
 
 
-def _max_blocks(query: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
-    """Token ranges, one per non-query position, whose products are every arrangement with max exactly m,
-    each product at most BLOCK_TOKENS / n sequences.
+def _max_blocks(fixed_max: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
+    """Token ranges, one per free position, whose products are every arrangement of the free positions
+    that makes the sequence's max exactly ``m >= fixed_max`` (the max of its fixed tokens), each product
+    at most BLOCK_TOKENS / n sequences.
 
-    With q = m: all tokens in [0, m]. With q < m: blocks by the first position j holding m
-    (positions before j in [0, m), j = m, after j in [0, m]); the blocks are disjoint and cover all.
+    With fixed_max = m: all tokens in [0, m]. With fixed_max < m: blocks by the first free position j
+    holding m (free positions before j in [0, m), j = m, after j in [0, m]); the blocks are disjoint and
+    cover all.
     """
     limit = BLOCK_TOKENS // (free + 1)
     up_to = np.arange(m + 1)
-    if query == m:
+    if fixed_max == m:
         yield from _split([up_to] * free, limit)
         return
     below, only = np.arange(m), np.array([m])
@@ -282,4 +339,4 @@ def _split(ranges: list[np.ndarray], limit: int) -> Iterator[list[np.ndarray]]:
                 yield [np.array([token]), *tail]
 
 
-register(Strategy(NAME, SCHEMA, replay_brute_force, brute_force_work))
+register(Strategy(NAME, SCHEMA, replay_brute_force, brute_force_work, replay_brute_force_shard, shard_work))

@@ -6,8 +6,9 @@ Run from the repository root, only when the certificates or the cost model chang
     python examples/golden/make_golden.py
 
 ``tests/test_golden.py`` then checks, drat-trim style, that the ``check`` command answers exactly
-``expected.json`` for every file (verdict, counts, FLOPs, message). The model is trained by the zoo's recipe
-(seed 0, Max-of-3, V = 8, d = 8, 1,500 steps); its brute force certifies 511 of the 512 inputs.
+``expected.json`` for every file (verdict, counts, FLOPs, message), and for the brute force in shards of
+depth 0 in ``shards/`` (``check --shards``). The model is trained by the zoo's recipe (seed 0, Max-of-3,
+V = 8, d = 8, 1,500 steps); its brute force certifies 511 of the 512 inputs.
 """
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from certificates.codec import TraceStep
+from certificates.codec import Shard, TraceStep
 from certificates.model_file import load_model
 from checker.kernel.flops import COST_MODEL_VERSION
-from checker.verify import check_bytes, read_model
+from checker.shard_set import check_shard_set
+from checker.verify import DEFAULT_LIMITS, check_bytes, read_model
 from prover import strategies
 from prover.certify import prove
 from prover.demo import DEFAULT_STRATEGIES
+from prover.shards import shard_filename
 from prover.training import train_model, training_config
 from prover.writers import encode_certificate, save_model, write_bytes_atomic
 
 HERE = Path(__file__).resolve().parent
 SEED, K, D_VOCAB, D_MODEL, STEPS = 0, 3, 8, 8, 1500
 MODEL = HERE / "model.safetensors"
+SHARDS = HERE / "shards"
 EXPECTED = HERE / "expected.json"
 
 
@@ -70,6 +74,7 @@ def main() -> None:
         "invalid-chord-weight-zero.cert": with_array(chord, "chords", "weight", set_first(0.0)),
         "invalid-listed-failure-out-of-range.cert": with_array(brute, "failures", "sequences", set_first(-1)),
         "error-old-cost-model.cert": dataclasses.replace(cubic, cost_model=1),
+        "error-shard-index-out-of-range.cert": dataclasses.replace(brute, shard=Shard(depth=0, index=D_VOCAB)),
     }
     files = {file_name(name): certificate for name, certificate in proofs.items()} | hostile
     expected = []
@@ -84,8 +89,20 @@ def main() -> None:
             "bookkeeping_ops": verdict.bookkeeping, "message": verdict.message,
         })
     summary = {"model": MODEL.name, "model_digest": weights.digest, "cost_model": COST_MODEL_VERSION,
-               "certificates": expected}
+               "certificates": expected, "shard_set": shard_set(weights, checked)}
     write_bytes_atomic(EXPECTED, (json.dumps(summary, indent=1) + "\n").encode())
+
+
+def shard_set(weights, checked) -> dict[str, object]:
+    """Write the brute-force shards of depth 0 into SHARDS; the checker's expected answer on the set."""
+    SHARDS.mkdir(exist_ok=True)
+    for index in range(D_VOCAB):
+        certificate, _ = prove(weights, strategies.lookup("brute-force"), torch.device("cpu"), Shard(0, index))
+        certificate = dataclasses.replace(certificate, info={"prover": "examples/golden/make_golden.py"})
+        write_bytes_atomic(SHARDS / shard_filename(0, index, D_VOCAB), encode_certificate(certificate))
+    verdict = check_shard_set(sorted(SHARDS.glob("*.cert")), checked, DEFAULT_LIMITS)
+    return {"directory": SHARDS.name, "status": verdict.status, "claimed": verdict.claimed,
+            "certified_count": verdict.certified_count, "flops": verdict.flops, "message": verdict.message}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import torch
 
 from certificates.model_file import ModelWeights
 from checker.schema import Trace
+from checker.shards import ShardScope
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,14 @@ class ProofOutput:
 
 @dataclass(frozen=True)
 class StrategyInfo:
-    """A registered strategy: its name, family (the paper's table group) and complexity class."""
+    """A registered strategy: its name, family (the paper's table group) and complexity class; a strategy
+    with shard certificates (:mod:`checker.shards`) also proves one shard at a time."""
 
     name: str
     family: str
     complexity: str
     prove: Callable[[ProofInput], ProofOutput]
+    prove_shard: Callable[[ProofInput, ShardScope], ProofOutput] | None = None
 
 
 _STRATEGIES: dict[str, StrategyInfo] = {}

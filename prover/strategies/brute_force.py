@@ -9,9 +9,11 @@ sequences in between are left unclaimed (a slightly conservative bound) and the 
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 
+from checker.shards import ShardScope
 from prover.progress import progress
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.tables import torch_tables
@@ -19,6 +21,8 @@ from prover.tables import torch_tables
 NAME = "brute-force"
 CLAIM_MARGIN = 1e-9
 MAX_LISTED_FAILURES = 1 << 16
+INNER_ELEMENTS = 1 << 22
+"""Most logits computed at once: the free positions broadcast together have V^inner * V <= this."""
 
 
 def sequence_tokens(flat_indices: torch.Tensor, vocab: int, n_ctx: int) -> torch.Tensor:
@@ -28,32 +32,45 @@ def sequence_tokens(flat_indices: torch.Tensor, vocab: int, n_ctx: int) -> torch
 
 
 def all_margins(proof_input: ProofInput) -> torch.Tensor:
-    """Float64 margins ``logit_max - max_{y != max} logit_y`` of all sequences, shape [V]*n (on the CPU).
+    """Float64 margins ``logit_max - max_{y != max} logit_y`` of all sequences, shape [V]*n (on the CPU):
+    the shards of depth 0 (one per query token, :func:`shard_margins`) side by side."""
+    weights = proof_input.weights
+    vocab, n_ctx = weights.d_vocab, weights.n_ctx
+    tables = torch_tables(weights, proof_input.device)
+    margins = torch.empty((vocab,) * n_ctx, dtype=torch.float64)
+    for query in progress(range(vocab), desc="brute force"):
+        margins[..., query] = shard_margins(tables, ShardScope(query, (), n_ctx - 1))
+    return margins
+
+
+def shard_margins(tables: dict[str, torch.Tensor], scope: ShardScope) -> torch.Tensor:
+    """Float64 margins of the sequences of one shard, shape [V]*free (its free positions in C order, on
+    the CPU), from the prover's ``tables`` (:func:`prover.tables.torch_tables`).
 
     Uses the exact identity of SPEC 1 (a score depends on (query, token, position); the logits are an
-    attention-weighted sum of table rows), broadcast over the last two non-query positions and looped
-    over the query token and the other positions. Sequences whose weights all underflow get NaN.
+    attention-weighted sum of table rows), broadcast over the last ``inner`` free positions (at most
+    INNER_ELEMENTS logits at once) and looped over the others. Sequences whose weights all underflow get NaN.
     """
-    weights, device = proof_input.weights, proof_input.device
-    tables = torch_tables(weights, device)
-    vocab, n_ctx = weights.d_vocab, weights.n_ctx
-    inner = min(n_ctx - 1, 2)
-    outer = n_ctx - 1 - inner
-    margins = torch.empty((vocab,) * n_ctx, dtype=torch.float64)
+    query, prefix = scope.query, scope.prefix
+    vocab, n_ctx = tables["eupu"].shape[0], tables["eqkp"].shape[1]
+    device = tables["eupu"].device
+    inner = min(scope.free, max(1, int(math.log(INNER_ELEMENTS, vocab)) - 1)) if vocab > 1 else scope.free
+    first_inner = n_ctx - 1 - inner
+    scores = tables["eqke"][query][:, None] + tables["eqkp"][query][None, :]  # [t, p]
+    attention = torch.exp(scores - scores.max())
+    values = attention[:, :, None] * (tables["evou"][:, None, :] + tables["pvou"][None] + tables["eupu"][query])
+    margins = torch.empty((vocab,) * scope.free, dtype=torch.float64)
     grid_max = _grid_maximum(vocab, inner, device)
-    for query in progress(range(vocab), desc="brute force"):
-        scores = tables["eqke"][query][:, None] + tables["eqkp"][query][None, :]  # [t, p]
-        attention = torch.exp(scores - scores.max())
-        values = attention[:, :, None] * (tables["evou"][:, None, :] + tables["pvou"][None] + tables["eupu"][query])
-        for prefix in itertools.product(range(vocab), repeat=outer):
-            fixed = [(token, position) for position, token in enumerate(prefix)] + [(query, n_ctx - 1)]
-            free = range(outer, n_ctx - 1)
-            logits = sum(values[t, p] for t, p in fixed) + _outer_sum([values[:, p] for p in free])
-            total = sum(attention[t, p] for t, p in fixed) + _outer_sum([attention[:, p] for p in free])
-            label = torch.clamp(grid_max, min=max((query, *prefix)))[..., None]
-            correct = logits.gather(-1, label).squeeze(-1)
-            others = logits.scatter(-1, label, float("-inf")).amax(dim=-1)
-            margins[(*prefix, ..., query)] = ((correct - others) / total).cpu()
+    free_inner = range(first_inner, n_ctx - 1)
+    for looped in itertools.product(range(vocab), repeat=scope.free - inner):
+        fixed_tokens = (*prefix, *looped)
+        fixed = [(token, position) for position, token in enumerate(fixed_tokens)] + [(query, n_ctx - 1)]
+        logits = sum(values[t, p] for t, p in fixed) + _outer_sum([values[:, p] for p in free_inner])
+        total = sum(attention[t, p] for t, p in fixed) + _outer_sum([attention[:, p] for p in free_inner])
+        label = torch.clamp(grid_max, min=max((query, *fixed_tokens)))[..., None]
+        correct = logits.gather(-1, label).squeeze(-1)
+        others = logits.scatter(-1, label, float("-inf")).amax(dim=-1)
+        margins[looped] = ((correct - others) / total).cpu()
     return margins
 
 
@@ -75,8 +92,17 @@ def _outer_sum(parts: list[torch.Tensor]) -> torch.Tensor:
 
 
 def prove_brute_force(proof_input: ProofInput) -> ProofOutput:
-    margin = all_margins(proof_input).reshape(-1)
-    claimed = margin > CLAIM_MARGIN
+    return _claimed(all_margins(proof_input))
+
+
+def prove_brute_force_shard(proof_input: ProofInput, scope: ShardScope) -> ProofOutput:
+    """The claim and trace of one shard (its failures numbered within the shard, as the checker reads them)."""
+    return _claimed(shard_margins(torch_tables(proof_input.weights, proof_input.device), scope))
+
+
+def _claimed(margins: torch.Tensor) -> ProofOutput:
+    """The count of margins above CLAIM_MARGIN, with the first MAX_LISTED_FAILURES others listed."""
+    claimed = margins.reshape(-1) > CLAIM_MARGIN
     failures = torch.nonzero(~claimed).squeeze(1)[:MAX_LISTED_FAILURES].numpy().astype("<i8")
     return ProofOutput(
         claim_correct=int(claimed.sum()),
@@ -85,4 +111,9 @@ def prove_brute_force(proof_input: ProofInput) -> ProofOutput:
     )
 
 
-register(StrategyInfo(name=NAME, family="brute-force", complexity="O(V^n n V)", prove=prove_brute_force))
+register(
+    StrategyInfo(
+        name=NAME, family="brute-force", complexity="O(V^n n V)", prove=prove_brute_force,
+        prove_shard=prove_brute_force_shard,
+    )
+)

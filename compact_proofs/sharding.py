@@ -1,0 +1,45 @@
+"""Brute force in shards from Python: prove the shards of a model into a directory, check them as one.
+
+``cp.prove_shards(model, "shards/")`` proves (resumably: shard certificates found there are re-checked
+and kept) every brute-force shard of the default depth; ``cp.check_shards("shards/", model)`` is the
+checker's verdict on the set, as ``check --shards shards/ --model MODEL`` gives it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from checker.shard_set import check_shard_set
+from checker.verify import Verdict
+from compact_proofs.files import CERTIFICATE_SUFFIX
+from compact_proofs.models import Model
+
+if TYPE_CHECKING:
+    import torch
+
+    from prover.shards import ShardRun
+
+
+def prove_shards(
+    model: Model,
+    directory: str | os.PathLike[str],
+    depth: int | None = None,
+    device: str | torch.device | None = None,
+    progress_bar: bool | None = None,
+) -> ShardRun:
+    """Prove every brute-force shard of ``depth`` (default: the smallest whose shards have at most 2^24
+    sequences) into ``directory``, keeping the certificates there that re-check VALID
+    (:func:`prover.shards.prove_shards`)."""
+    from compact_proofs.proving import resolve_device
+    from prover.shards import prove_shards as run
+
+    return run(model, Path(directory), depth, resolve_device(device), progress_bar)
+
+
+def check_shards(directory: str | os.PathLike[str], model: Model) -> Verdict:
+    """The checker's verdict on the shard certificates ``directory/*.cert`` as one brute-force proof about
+    ``model`` (:func:`checker.shard_set.check_shard_set`); never raises on bad input."""
+    paths = sorted(Path(directory).glob(f"*{CERTIFICATE_SUFFIX}"))
+    return check_shard_set(paths, model.checked, model.limits, name=os.fspath(directory))
