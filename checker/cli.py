@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
     if bool(args.certificates) == bool(args.shards):
-        parser.error("give certificate files or --shards DIR, not both")
+        parser.error("give certificate files or --shards DIR (one of the two)")
     limits = Limits(**{name: getattr(args, f"max_{name}") for name in LIMIT_NAMES})
     worst = 0
     try:
@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 def _shard_set_verdict(directory: str, model: CheckedModel, limits: Limits) -> Verdict:
     """The verdict on the shard certificates ``directory/*.cert`` (in name order), with a progress line on
     stderr at a terminal and a line on stderr for each shard that is not VALID."""
+    if not Path(directory).is_dir():
+        return Verdict(ERROR, directory, model.name, message=f"{directory} is not a directory")
     paths = sorted(Path(directory).glob("*.cert"))
     done = 0
 
@@ -155,7 +157,9 @@ def _shard_set_verdict(directory: str, model: CheckedModel, limits: Limits) -> V
         nonlocal done
         done += 1
         if verdict.status != VALID:
-            print(printable(f"check: {verdict.status} {verdict.certificate}: {verdict.message}"), file=sys.stderr)
+            newline = "\n" if sys.stderr.isatty() else ""
+            print(newline + printable(f"check: {verdict.status} {verdict.certificate}: {verdict.message}"),
+                  file=sys.stderr)
         if sys.stderr.isatty():
             print(f"\rcheck: {done}/{len(paths)} shards", end="\n" if done == len(paths) else "", file=sys.stderr)
 

@@ -34,11 +34,19 @@ def check_shard_set(
     worst shard verdict, or INVALID naming the first coverage problem. The verdict goes by ``name``;
     ``on_checked`` sees each shard's verdict as it is made (for progress)."""
     start = time.perf_counter()
-    verdicts = []
+    verdicts: list[Verdict] = []
+    most = model.weights.d_vocab ** max(model.weights.n_ctx - 1, 1)
+    if len(paths) > most:  # more files than the finest depth has shards: some shard repeats
+        result = Verdict(INVALID, name, model.name, message=f"{len(paths)} files, more than the {most} shards "
+                         "of the finest depth")
+        result.seconds = time.perf_counter() - start
+        return result
     for path in paths:
         verdicts.append(check_file(path, model, limits))
         if on_checked is not None:
             on_checked(verdicts[-1])
+        if verdicts[-1].status != VALID:
+            break  # the set cannot be VALID; the first failing shard is the verdict's reason
     result = Verdict(VALID, name, model.name, strategy=verdicts[0].strategy if verdicts else None)
     result.flops = sum(v.flops for v in verdicts)
     result.bookkeeping = sum(v.bookkeeping for v in verdicts)

@@ -161,6 +161,15 @@ def test_an_inflated_shard_claim_makes_the_set_invalid_and_an_unreadable_one_an_
     assert cp.check_shards(directory, small.model).status == ERROR
 
 
+def test_more_files_than_the_finest_depth_has_shards_is_invalid_before_any_replay(small, tmp_path):
+    directory = copy_of(small, tmp_path)
+    source = directory / shard_filename(1, 0, 25)
+    for copy in range(5**3 - 25 + 1):
+        shutil.copy(source, directory / f"copy-{copy}.cert")
+    verdict = cp.check_shards(directory, small.model)
+    assert verdict.status == INVALID and "more than the 125 shards" in verdict.message and verdict.flops == 0
+
+
 def test_an_empty_set_and_another_models_shards_are_errors(small, tmp_path):
     (tmp_path / "empty").mkdir()
     assert cp.check_shards(tmp_path / "empty", small.model).status == ERROR
@@ -308,7 +317,7 @@ def test_bad_shard_requests_are_one_line_errors(small, tmp_path, args):
 
 def test_check_takes_certificates_or_a_shard_directory_not_both(small):
     result = check("--shards", small.root / "proved", small.root / "x.cert", "--model", small.root / "m.safetensors")
-    assert result.returncode == 2 and "not both" in result.stderr
+    assert result.returncode == 2 and "one of the two" in result.stderr
 
 
 def test_the_partition_formula_reads_the_query_first():

@@ -219,7 +219,7 @@ def _certify_block(
         return shared[sequences, positions]
 
     base = [stage1[scope.query, n_ctx - 1], *(stage1[t, p] for p, t in enumerate(scope.prefix))]
-    for ranges in _max_blocks(max((scope.query, *scope.prefix)), m, scope.free):
+    for ranges in _max_blocks(max((scope.query, *scope.prefix)), m, scope.free, fixed):
         parts = [*base, *(stage1[t, fixed + p] for p, t in enumerate(ranges))]
         passed = LowerBound.outer_sum_certainly_positive(parts)
         left = np.nonzero(~passed)
@@ -305,16 +305,16 @@ def _decided(
     return decided
 
 
-def _max_blocks(fixed_max: int, m: int, free: int) -> Iterator[list[np.ndarray]]:
+def _max_blocks(fixed_max: int, m: int, free: int, fixed: int = 0) -> Iterator[list[np.ndarray]]:
     """Token ranges, one per free position, whose products are every arrangement of the free positions
     that makes the sequence's max exactly ``m >= fixed_max`` (the max of its fixed tokens), each product
-    at most BLOCK_TOKENS / n sequences.
+    at most BLOCK_TOKENS / n sequences (each of n tokens).
 
     With fixed_max = m: all tokens in [0, m]. With fixed_max < m: blocks by the first free position j
     holding m (free positions before j in [0, m), j = m, after j in [0, m]); the blocks are disjoint and
     cover all.
     """
-    limit = BLOCK_TOKENS // (free + 1)
+    limit = BLOCK_TOKENS // (free + 1 + fixed)
     up_to = np.arange(m + 1)
     if fixed_max == m:
         yield from _split([up_to] * free, limit)
