@@ -22,7 +22,7 @@ from certificates.errors import MAX_DECIMAL_BITS, InputError, format_count, one_
 from certificates.model_config import bounded_fraction
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.limits import LIMIT_NAMES, Limits, option
-from checker.shard_set import check_shard_set
+from checker.shard_set import check_shard_set, shard_paths
 from checker.verify import ERROR, VALID, CheckedModel, Verdict, check_file, read_model
 
 EXIT_INTERNAL = 3
@@ -150,7 +150,7 @@ def _shard_set_verdict(directory: str, model: CheckedModel, limits: Limits) -> V
     stderr at a terminal and a line on stderr for each shard that is not VALID."""
     if not Path(directory).is_dir():
         return Verdict(ERROR, directory, model.name, message=f"{directory} is not a directory")
-    paths = sorted(Path(directory).glob("*.cert"))
+    paths = shard_paths(directory)
     done = 0
 
     def checked(verdict: Verdict) -> None:

@@ -14,11 +14,17 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from certificates.errors import format_count
 from checker.limits import Limits
 from checker.shards import shard_count
 from checker.verify import ERROR, INVALID, VALID, CheckedModel, Verdict, check_file
+
+
+def shard_paths(directory: str | os.PathLike) -> list[Path]:
+    """The certificate files ``directory/*.cert`` of a shard set, in name order."""
+    return sorted(Path(directory).glob("*.cert"))
 
 
 def check_shard_set(

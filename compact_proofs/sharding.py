@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from checker.shard_set import check_shard_set
+from checker.shard_set import check_shard_set, shard_paths
 from checker.verify import Verdict
-from compact_proofs.files import CERTIFICATE_SUFFIX
 from compact_proofs.models import Model
 
 if TYPE_CHECKING:
@@ -41,5 +40,4 @@ def prove_shards(
 def check_shards(directory: str | os.PathLike[str], model: Model) -> Verdict:
     """The checker's verdict on the shard certificates ``directory/*.cert`` as one brute-force proof about
     ``model`` (:func:`checker.shard_set.check_shard_set`); never raises on bad input."""
-    paths = sorted(Path(directory).glob(f"*{CERTIFICATE_SUFFIX}"))
-    return check_shard_set(paths, model.checked, model.limits, name=os.fspath(directory))
+    return check_shard_set(shard_paths(directory), model.checked, model.limits, name=os.fspath(directory))
