@@ -25,6 +25,7 @@ import msgpack
 import numpy as np
 
 from certificates.arrays import (
+    count_digits_bound,
     decode_array,
     decode_count,
     exact_map,
@@ -204,21 +205,25 @@ def _from_wire(obj: object, *, max_array_elements: int) -> Certificate:
     claim = exact_map(top["claim"], _SHARD_CLAIM_KEYS if sharded else _CLAIM_KEYS, "claim")
     if type(claim["kind"]) is not str or claim["kind"] != CLAIM_KIND:
         raise CertificateFormatError(f"claim kind is {short_repr(claim['kind'])}; this checker reads {CLAIM_KIND!r}")
+    statement = _statement_from(top["statement"])
     return Certificate(
-        statement=_statement_from(top["statement"]),
+        statement=statement,
         strategy_name=strict_str(strategy["name"], "strategy name"),
         strategy_params=_params_from(strategy["params"]),
-        claim_correct=decode_count(claim["value"], "claim value"),
+        claim_correct=decode_count(
+            claim["value"], "claim value", count_digits_bound(statement.d_vocab, statement.n_ctx)
+        ),
         trace=_trace_from(top["trace"], max_array_elements),
         info=_info_from(top["info"]),
         cost_model=strict_int(top["cost_model"], "cost_model", minimum=1, maximum=_MSGPACK_INT_MAX),
-        shard=_shard_from(claim["shard"]) if sharded else None,
+        shard=_shard_from(claim["shard"], statement) if sharded else None,
     )
 
 
-def _shard_from(obj: object) -> Shard:
-    """The claim's shard: the scheme :data:`SHARD_SCHEME`, a depth below MAX_N_CTX and a decimal index
-    (its range depends on the model, so :mod:`checker.shards` checks it)."""
+def _shard_from(obj: object, statement: Statement) -> Shard:
+    """The claim's shard: the scheme :data:`SHARD_SCHEME`, a depth below MAX_N_CTX and a decimal index of
+    at most the digits of V^(n-1), the most shards of any depth (its exact range depends on the depth, so
+    :mod:`checker.shards` checks it)."""
     fields = exact_map(obj, _SHARD_KEYS, "claim shard")
     if type(fields["scheme"]) is not str or fields["scheme"] != SHARD_SCHEME:
         raise CertificateFormatError(
@@ -226,7 +231,9 @@ def _shard_from(obj: object) -> Shard:
         )
     return Shard(
         depth=strict_int(fields["depth"], "claim shard depth", minimum=0, maximum=MAX_N_CTX),
-        index=decode_count(fields["index"], "claim shard index"),
+        index=decode_count(
+            fields["index"], "claim shard index", count_digits_bound(statement.d_vocab, statement.n_ctx - 1)
+        ),
     )
 
 

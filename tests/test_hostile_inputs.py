@@ -7,7 +7,9 @@ The whole-process corpus (address-space and CPU-time limits, every class of issu
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +18,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from certificates.arrays import decode_array
+from certificates.arrays import count_digits_bound, decode_array, decode_count
+from certificates.atomic import read_bytes_bounded
 from certificates.codec import TraceStep, decode_certificate
 from certificates.errors import MAX_DECIMAL_BITS, CertificateFormatError, ModelFileError, format_count, printable
 from certificates.model_file import load_model
@@ -241,3 +244,34 @@ def test_chunked_replay_gives_the_same_verdict_as_one_chunk(tmp_path, monkeypatc
     else:  # the cubic family claims only the count
         write_certificate(tampered, replace(certificate, claim_correct=certificate.claim_correct + 1))
     assert verify(tampered, model.path).status == "INVALID"
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    """A FIFO with no writer: opened without blocking and refused from its descriptor's type, so a
+    certificate or model path swapped for a FIFO cannot hang the checker (the test times out if it does)."""
+    fifo = tmp_path / "pipe.cert"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_bytes_bounded(fifo, 1 << 20)
+
+
+@pytest.mark.parametrize("digits", [1, 4000, 4001, 9001, 20_000])
+def test_count_digits_convert_exactly(digits):
+    text = "".join(str((7 * i + 3) % 10) for i in range(digits)).lstrip("0") or "0"
+    sys.set_int_max_str_digits(0)
+    try:
+        assert decode_count(text, "x") == int(text)
+    finally:
+        sys.set_int_max_str_digits(4300)
+
+
+def test_claim_digits_are_bounded_by_the_statement(tmp_path):
+    """A claim longer than V^n can be is refused from its length, before any conversion: at V = 4, n = 3
+    a 1,000-digit claim never becomes an int."""
+    model = tmp_path / "m.safetensors"
+    write_model(model, random_tensors(3, vocab=4, n_ctx=3, d_model=2, d_head=2))
+    cert = msgpack.unpackb(brute_force_certificate(model, tmp_path / "c.cert").read_bytes())
+    cert["claim"]["value"] = "9" * 1000
+    with pytest.raises(CertificateFormatError, match=r"claim value.*1 to 3 decimal digits"):
+        decode_certificate(msgpack.packb(cert), max_array_elements=1 << 20)
+    assert count_digits_bound(4, 3) == 3 and count_digits_bound(10, 5) == 7
