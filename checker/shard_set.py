@@ -35,28 +35,45 @@ def check_shard_set(
     on_checked: Callable[[Verdict], None] | None = None,
 ) -> Verdict:
     """Check every shard certificate in ``paths`` against ``model`` (each one replayed, none trusted),
-    then their coverage (module docstring). The verdict is VALID with the summed claims, certified counts
-    and FLOPs if every certificate is a VALID shard and the indices cover one depth exactly once; else the
-    worst shard verdict, or INVALID naming the first coverage problem. The verdict goes by ``name``;
-    ``on_checked`` sees each shard's verdict as it is made (for progress)."""
+    then their coverage (:func:`combine_shard_verdicts`). The verdict is VALID with the summed claims,
+    certified counts and FLOPs if every certificate is a VALID shard and the indices cover one depth
+    exactly once; else the worst shard verdict, or INVALID naming the first coverage problem. The verdict
+    goes by ``name``; ``on_checked`` sees each shard's verdict as it is made (for progress)."""
     start = time.perf_counter()
     verdicts: list[Verdict] = []
-    most = model.weights.d_vocab ** max(model.weights.n_ctx - 1, 1)
-    if len(paths) > most:  # more files than the finest depth has shards: some shard repeats
-        result = Verdict(INVALID, name, model.name, message=f"{len(paths)} files, more than the {most} shards "
-                         "of the finest depth")
-        result.seconds = time.perf_counter() - start
-        return result
+    too_many = _too_many(len(paths), model, name)
+    if too_many is not None:
+        too_many.seconds = time.perf_counter() - start
+        return too_many
     for path in paths:
         verdicts.append(check_file(path, model, limits))
         if on_checked is not None:
             on_checked(verdicts[-1])
         if verdicts[-1].status != VALID:
             break  # the set cannot be VALID; the first failing shard is the verdict's reason
+    result = combine_shard_verdicts(verdicts, model, name)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def combine_shard_verdicts(verdicts: Sequence[Verdict], model: CheckedModel, name: str = "<shards>") -> Verdict:
+    """The verdict on a set of shard certificates from the checker's verdicts on each of them: VALID with
+    the summed claims, certified counts and FLOPs if every verdict is a VALID shard verdict about
+    ``model`` and their indices cover one depth exactly once (module docstring); otherwise the first
+    ERROR, then INVALID, shard verdict, or INVALID naming the first coverage problem.
+
+    The sum is exactly as trustworthy as the verdicts: :func:`check_shard_set` makes them here; a cluster
+    (:mod:`prover.shards`) makes them on its workers with :func:`checker.verify.check_file`, and any of
+    them can be re-checked here on its own.
+    """
+    too_many = _too_many(len(verdicts), model, name)
+    if too_many is not None:
+        return too_many
     result = Verdict(VALID, name, model.name, strategy=verdicts[0].strategy if verdicts else None)
     result.flops = sum(v.flops for v in verdicts)
     result.bookkeeping = sum(v.bookkeeping for v in verdicts)
-    problem = _first_problem(verdicts, model.weights.d_vocab)
+    result.seconds = sum(v.seconds for v in verdicts)
+    problem = _first_problem(verdicts, model)
     if problem is not None:
         result.status, result.message = problem
     else:
@@ -64,8 +81,15 @@ def check_shard_set(
         result.certified_count = sum(v.certified_count or 0 for v in verdicts)
         result.total = model.weights.d_vocab**model.weights.n_ctx
         result.notes = {"shards": len(verdicts), "shard_depth": _depth(verdicts[0])}
-    result.seconds = time.perf_counter() - start
     return result
+
+
+def _too_many(count: int, model: CheckedModel, name: str) -> Verdict | None:
+    """INVALID if ``count`` exceeds the shards of the finest depth (some shard must then repeat)."""
+    most = model.weights.d_vocab ** max(model.weights.n_ctx - 1, 1)
+    if count <= most:
+        return None
+    return Verdict(INVALID, name, model.name, message=f"{count} files, more than the {most} shards of the finest depth")
 
 
 def _depth(verdict: Verdict) -> int:
@@ -73,10 +97,13 @@ def _depth(verdict: Verdict) -> int:
     return verdict.shard.depth
 
 
-def _first_problem(verdicts: list[Verdict], d_vocab: int) -> tuple[str, str] | None:
+def _first_problem(verdicts: Sequence[Verdict], model: CheckedModel) -> tuple[str, str] | None:
     """(status, message) of the first reason the set does not prove its summed claim, or None."""
     if not verdicts:
         return ERROR, "no shard certificates"
+    for verdict in verdicts:
+        if verdict.model != model.name:
+            return ERROR, f"shard certificate {verdict.certificate} was checked against another model ({verdict.model})"
     for status in (ERROR, INVALID):
         for verdict in verdicts:
             if verdict.status == status:
@@ -91,7 +118,7 @@ def _first_problem(verdicts: list[Verdict], d_vocab: int) -> tuple[str, str] | N
     for earlier, later in itertools.pairwise(indices):
         if earlier == later:
             return INVALID, f"shard {format_count(earlier)} appears more than once"
-    expected = shard_count(d_vocab, depths.pop())
+    expected = shard_count(model.weights.d_vocab, depths.pop())
     if len(indices) != expected:
         first = next((i for i, index in enumerate(indices) if index != i), len(indices))
         absent = format_count(expected - len(indices))

@@ -83,6 +83,10 @@ class CheckedModel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", Tables(self.weights))
 
+    def __reduce__(self) -> tuple[type[CheckedModel], tuple[str, ModelWeights]]:
+        """Pickled as its name and weights only: a copy (on a cluster's worker) builds its own tables."""
+        return CheckedModel, (self.name, self.weights)
+
     @property
     def sizes(self) -> Sizes:
         return Sizes.of(self.weights)

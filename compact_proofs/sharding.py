@@ -27,14 +27,22 @@ def prove_shards(
     depth: int | None = None,
     device: str | torch.device | None = None,
     progress_bar: bool | None = None,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> ShardRun:
-    """Prove every brute-force shard of ``depth`` (default: the smallest whose shards have at most 2^24
-    sequences) into ``directory``, keeping the certificates there that re-check VALID
-    (:func:`prover.shards.prove_shards`)."""
+    """Prove and check every brute-force shard of ``depth`` (default: the smallest whose shards have at
+    most 2^24 sequences) into ``directory``, keeping the certificates there that re-check VALID
+    (:func:`prover.shards.prove_shards`); ``run.verdict`` is the checker's verdict on the set. The shards
+    run in this process, on ``jobs`` local Dask workers, or on the Dask cluster at ``scheduler`` (default
+    the environment variable COMPACT_PROOFS_SCHEDULER; :mod:`prover.execution`)."""
     from compact_proofs.proving import resolve_device
+    from prover.execution import open_executor
     from prover.shards import prove_shards as run
 
-    return run(model, Path(directory), depth, resolve_device(device), progress_bar)
+    chosen = resolve_device(device)
+    with open_executor(jobs, scheduler, announce=progress_bar is not False) as executor:
+        return run(model, Path(directory), depth, chosen, progress_bar, executor)
 
 
 def check_shards(directory: str | os.PathLike[str], model: Model) -> Verdict:

@@ -1,11 +1,15 @@
 """`prove MODEL --strategy NAME [--out PATH]`: search for a proof and write its certificate.
 
-`prove MODEL --shards DIR [--shard-depth J]`: brute force in shards (:mod:`prover.shards`), one
-certificate per shard in DIR; a rerun re-checks the certificates it finds and proves only the rest.
+`prove MODEL --shards DIR [--shard-depth J] [--jobs N | --scheduler ADDRESS]`: brute force in shards
+(:mod:`prover.shards`), one certificate per shard in DIR, each proved and checked as one task of the
+execution layer (:mod:`prover.execution`: this process, N local Dask workers, or a running Dask cluster);
+a rerun re-checks the certificates it finds and proves only the rest. It ends with the checker's verdict
+on the set, combined from the shard verdicts; ``check --shards DIR`` re-checks the set here.
 
 The model is read as the checker reads it (:func:`compact_proofs.load_model`, default size limits).
-Exit codes: 0 success; 2 bad input (missing or unsupported model, unknown strategy, unusable device
-or output path), with one line on stderr.
+Exit codes: 0 success; 1 a shard set whose combined verdict is not VALID; 2 bad input (missing or
+unsupported model, unknown strategy, unusable device or output path, unreachable scheduler), with one
+line on stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import compact_proofs as cp
 from certificates.errors import InputError
 from prover.eqke_errors import eqke_error_rows, format_rows
+from prover.execution import SCHEDULER_ENV, ClusterError
 
 EXIT_BAD_INPUT = 2
 
@@ -47,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         "--shard-depth", type=int, metavar="J",
         help="tokens fixed per shard besides the query (default: shards of at most 2^24 sequences)",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N",
+        help="with --shards: N local Dask worker processes (default 1: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help=f"with --shards: run on the Dask cluster at ADDRESS (default ${SCHEDULER_ENV} if set)",
+    )
     parser.add_argument("--list-strategies", action="store_true", help="print every registered strategy")
     parser.add_argument(
         "--eqke-error-table", action="store_true", help="print the four EQKE error-term bounds of MODEL and exit"
@@ -76,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{certificate.claim_correct / total:.6f} ({certificate.info['seconds']:.2f} s on {device.type})",
                 flush=True,
             )
-    except (UsageError, cp.RequestError, InputError, OSError) as error:
+    except (UsageError, cp.RequestError, InputError, OSError, ClusterError) as error:
         print(f"prove: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
@@ -92,15 +105,19 @@ def prove_in_shards(args: argparse.Namespace) -> int:
         raise UsageError(f"--shard-depth must be in 0..n-2 = 0..{weights.n_ctx - 2}")
     if weights.n_ctx < 2:
         raise UsageError("brute force in shards needs n_ctx >= 2")
-    run = cp.prove_shards(model, args.shards, args.shard_depth, args.device)
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    run = cp.prove_shards(model, args.shards, args.shard_depth, args.device, jobs=args.jobs, scheduler=args.scheduler)
+    verdict = run.verdict
     print(
-        f"{run.directory}: brute-force in {run.shards} shards (depth {run.depth}): {run.proved} proved in "
-        f"{run.prove_seconds:.1f} s, {run.kept} kept after re-checking in {run.recheck_seconds:.1f} s; claims "
-        f"{run.claimed}/{run.total} = {run.claimed / run.total:.6f}; "
-        f"check them with: check --shards {run.directory} --model {args.model}",
+        f"{run.directory}: brute-force in {run.shards} shards (depth {run.depth}) on {run.ran_on}: {run.proved} "
+        f"proved in {run.prove_seconds:.1f} s, {run.kept} kept; every shard checked in {run.check_seconds:.1f} s; "
+        f"{verdict.status}: claims {run.claimed}/{run.total} = {run.claimed / run.total:.6f}"
+        + (f" ({verdict.message})" if verdict.message else "")
+        + f"; re-check here with: check --shards {run.directory} --model {args.model}",
         flush=True,
     )
-    return 0
+    return 0 if verdict.status == cp.VALID else 1
 
 
 def output_path(out: str | None, model: str, strategy_name: str, *, several: bool) -> Path:

@@ -1,7 +1,9 @@
 """`zoo report`: prove and check every strategy on every model of a zoo, in parallel and resumably.
 
-One model is one task: a worker loads it once (:func:`compact_proofs.load_model`) and runs the
-strategies in registry order, so per-model work that strategies share is done once: the subcubic family
+One model is one task of the execution layer (:mod:`prover.execution`: this process, a local Dask
+cluster of ``--jobs`` workers, or a running cluster given by ``--scheduler``): a worker loads it once
+(:func:`compact_proofs.load_model`) and runs the strategies in registry order, so per-model work that
+strategies share is done once: the subcubic family
 caches its tables and decompositions per model, and the checker computes its exact tables once for all
 of that model's certificates (each verdict is still charged the FLOPs of everything its replay reads).
 A strategy's certificate in ``<out>/certs/<model>/`` is reused when the checker still finds it VALID
@@ -18,10 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-import multiprocessing
 import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import torch
 
 import compact_proofs as cp
 from prover.eqke_errors import ErrorRow, eqke_error_rows
-from prover.progress import progress
+from prover.execution import Executor
 from prover.strategies import StrategyInfo
 from prover.writers import write_bytes_atomic
 
@@ -45,6 +45,9 @@ RESULT_FIELDS = (
     "relative_bound", "reference", "reference_accuracy", "checker_flops", "prove_seconds", "check_seconds",
     "device", "message", "certificate_bytes",
 )
+TIMING_FIELDS = ("prove_seconds", "check_seconds", "device")
+"""The fields of results.csv that say where and how fast a run went, not what it proved: without them, a
+report's results.csv is the same wherever it ran (in this process or on any cluster)."""
 
 
 @dataclass(frozen=True)
@@ -181,40 +184,36 @@ def strategy_names(selected: list[StrategyInfo] | None) -> list[str]:
 
 
 def run_models(
-    model_paths: list[Path], cert_root: Path, names: list[str], *, device: str, jobs: int, show_progress: bool | None
+    model_paths: list[Path], cert_root: Path, names: list[str], *, device: str, executor: Executor,
+    show_progress: bool | None,
 ) -> list[ModelReport]:
-    """:func:`report_model` on each model, ``jobs`` models at a time; reports in the order of ``model_paths``."""
+    """:func:`report_model` on each model, one task per model on ``executor``; reports in the order of
+    ``model_paths``. Each model runs with one torch thread, in this process or on a worker: on a shared
+    machine a second thread per model costs more in contention than it gains (brute force 6x)."""
     tasks = [(path, cert_root / path.stem, names, device) for path in model_paths]
-    # One torch thread per model, in process or in a worker: `jobs` models use `jobs` cores, and on a
-    # shared machine a second thread per model costs more in contention than it gains (brute force 6x).
-    if jobs == 1 or len(tasks) == 1:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return [report_model(*task) for task in progress(tasks, desc="models", enabled=show_progress)]
-        finally:
-            torch.set_num_threads(threads)
-    # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
-    context = multiprocessing.get_context("spawn")
-    reports: dict[Path, ModelReport] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
-    ) as pool:
-        futures = {pool.submit(report_model, *task): task[0] for task in tasks}
-        for future in progress(as_completed(futures), total=len(futures), desc="models", enabled=show_progress):
-            reports[futures[future]] = future.result()
-    return [reports[path] for path in model_paths]
+    reports: dict[int, ModelReport] = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        done = executor.map_unordered(report_model, tasks, desc="models", progress_bar=show_progress)
+        for index, model_report in done:
+            reports[index] = model_report
+    finally:
+        torch.set_num_threads(threads)
+    return [reports[index] for index in range(len(tasks))]
 
 
 def run_report(
     models_dir: Path, out_dir: Path, *, seeds: list[int], selected: list[StrategyInfo] | None,
-    subset: int | None, device: str, jobs: int, show_progress: bool | None = None,
+    subset: int | None, device: str, executor: Executor, show_progress: bool | None = None,
 ) -> list[ModelReport]:
-    """Run the selected strategies on the zoo's models (:func:`zoo_models`); write ``results.csv``."""
+    """Run the selected strategies on the zoo's models (:func:`zoo_models`) on ``executor`` (this process,
+    a local Dask cluster or a running one: :mod:`prover.execution`); write ``results.csv``."""
     paths = zoo_models(models_dir, seeds, subset)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = run_models(
-        paths, out_dir / "certs", strategy_names(selected), device=device, jobs=jobs, show_progress=show_progress
+        paths, out_dir / "certs", strategy_names(selected), device=device, executor=executor,
+        show_progress=show_progress,
     )
     write_results_csv(out_dir / "results.csv", reports)
     return reports

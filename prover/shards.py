@@ -1,10 +1,14 @@
 """Brute force in shards (SPEC 8): every shard of one depth proved into a directory, resumably.
 
-Each shard certificate is written atomically to its own file, named by the depth and index, so a run
-that is stopped loses at most the shard it was proving. A restarted run re-checks every shard certificate
-it finds with the checker (never trusting an earlier verdict or the file's name) and proves again only the
-shards that are missing or whose certificate is not VALID for this model and this shard. The checker
-verifies the set as a whole with ``check --shards DIR`` (:mod:`checker.shard_set`).
+Each shard is one idempotent task (:func:`settle_shard`) run by the execution layer
+(:mod:`prover.execution`: this process, a local Dask cluster or a running one): its certificate is written
+atomically to its own file, named by the depth and index, and then checked by the checker, so a stopped
+run, a killed worker or a killed client loses at most the shards in flight. A restarted run re-checks
+every shard certificate it finds (never trusting an earlier verdict or the file's name) and proves again
+only the shards that are missing or whose certificate is not VALID for this model and this shard. The
+shard verdicts are combined by the checker's coverage step into one verdict on the set; on a cluster that
+verdict is as trustworthy as the workers that ran the checker, and ``check --shards DIR`` re-checks the
+whole set here (``check DIR/<file> ...`` any subset of it).
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ import torch
 
 from certificates.codec import Shard
 from checker.limits import table_work
+from checker.shard_set import combine_shard_verdicts
 from checker.shards import shard_count
 from checker.strategies.brute_force import shard_work
-from checker.verify import DEFAULT_LIMITS, VALID, check_file
+from checker.verify import DEFAULT_LIMITS, VALID, Verdict, check_file
 from compact_proofs.files import CERTIFICATE_SUFFIX
 from compact_proofs.models import Model
 from compact_proofs.proving import RequestError
 from prover import strategies as registry
 from prover.certify import prove
-from prover.progress import progress
+from prover.execution import Executor
 from prover.writers import write_certificate
 
 SHARD_SEQUENCES = 1 << 24
@@ -41,7 +46,10 @@ class ShardDirectoryError(RequestError):
 @dataclass
 class ShardRun:
     """What a sharded proof did: ``proved`` shards proved now, ``kept`` shards whose certificate was found
-    and re-checked VALID, and the summed claim of all ``shards`` (a count over the whole input space)."""
+    and re-checked VALID, the summed claim of all ``shards`` (a count over the whole input space), where
+    the work ran, and ``verdict``: the checker's verdict on the set, made from the checker's verdict on
+    every shard certificate as it stands in the directory (:func:`checker.shard_set.combine_shard_verdicts`;
+    on a cluster those verdicts were made by its workers)."""
 
     directory: Path
     depth: int
@@ -51,7 +59,20 @@ class ShardRun:
     claimed: int
     total: int
     prove_seconds: float
-    recheck_seconds: float
+    check_seconds: float
+    verdict: Verdict
+    ran_on: str = "this process"
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """One shard settled by :func:`settle_shard`: the checker's verdict on its certificate file, whether
+    the certificate was proved now (else kept), and the seconds spent proving and checking."""
+
+    verdict: Verdict
+    proved: bool
+    prove_seconds: float
+    check_seconds: float
 
 
 def default_depth(d_vocab: int, n_ctx: int, d_model: int, d_head: int) -> int:
@@ -79,39 +100,60 @@ def prove_shards(
     depth: int | None = None,
     device: torch.device | None = None,
     progress_bar: bool | None = None,
+    executor: Executor | None = None,
 ) -> ShardRun:
-    """Prove every brute-force shard of ``depth`` (default :func:`default_depth`) of ``model`` into
-    ``directory`` (created if missing), keeping each shard certificate found there that the checker
-    re-checks VALID. ShardDirectoryError if the directory holds other certificate files."""
+    """Settle every brute-force shard of ``depth`` (default :func:`default_depth`) of ``model`` in
+    ``directory`` (created if missing; :func:`settle_shard`), one task per shard on ``executor`` (default:
+    this process), then combine the shard verdicts into the verdict on the set. ShardDirectoryError if the
+    directory holds other certificate files. A stopped run loses at most the shards in flight."""
     weights = model.weights
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     depth = default_depth(vocab, n_ctx, weights.d_model, weights.d_head) if depth is None else depth
     count = shard_count(vocab, depth)
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    names = [shard_filename(depth, index, count) for index in range(count)]
-    _refuse_foreign_files(folder, set(names), depth)
+    _refuse_foreign_files(folder, {shard_filename(depth, index, count) for index in range(count)}, depth)
+    runner = executor or Executor("this process", 1)
+    device_type = (device or torch.device("cpu")).type
+    shared = runner.share(model)
+    tasks = [(shared, folder, depth, index, device_type) for index in range(count)]
+    outcomes: list[ShardOutcome | None] = [None] * count
+    desc = f"brute-force shards (depth {depth})"
+    for index, outcome in runner.map_unordered(settle_shard, tasks, desc=desc, progress_bar=progress_bar):
+        outcomes[index] = outcome
+    settled = [outcome for outcome in outcomes if outcome is not None]
+    verdict = combine_shard_verdicts([o.verdict for o in settled], model.checked, name=str(folder))
+    return ShardRun(
+        directory=folder, depth=depth, shards=count,
+        proved=sum(o.proved for o in settled), kept=sum(not o.proved for o in settled),
+        claimed=sum(o.verdict.claimed or 0 for o in settled), total=vocab**n_ctx,
+        prove_seconds=sum(o.prove_seconds for o in settled), check_seconds=sum(o.check_seconds for o in settled),
+        verdict=verdict, ran_on=runner.description,
+    )
+
+
+def settle_shard(model: Model, folder: Path, depth: int, index: int, device_type: str) -> ShardOutcome:
+    """Make the certificate of shard ``index`` of ``depth`` in ``folder`` VALID, idempotently: keep the
+    file found there if the checker re-checks it VALID for this model and this shard (no earlier verdict
+    or file name is trusted), else prove the shard, write its certificate atomically and check the file
+    written. The outcome carries the checker's verdict on the file as it stands."""
+    count = shard_count(model.weights.d_vocab, depth)
+    path, shard = folder / shard_filename(depth, index, count), Shard(depth=depth, index=index)
+    check_seconds = 0.0
+    if path.exists():
+        start = time.perf_counter()
+        verdict = check_file(path, model.checked, model.limits)
+        check_seconds += time.perf_counter() - start
+        if verdict.status == VALID and verdict.shard == shard and verdict.claimed is not None:
+            return ShardOutcome(verdict, proved=False, prove_seconds=0.0, check_seconds=check_seconds)
     strategy = registry.lookup(STRATEGY)
     assert strategy is not None
-    chosen = device or torch.device("cpu")
-    run = ShardRun(folder, depth, count, 0, 0, 0, vocab**n_ctx, 0.0, 0.0)
-    bar = progress(range(count), desc=f"brute-force shards (depth {depth})", enabled=progress_bar)
-    for index in bar:
-        path, shard = folder / names[index], Shard(depth=depth, index=index)
-        if path.exists():
-            start = time.perf_counter()
-            verdict = check_file(path, model.checked, model.limits)
-            run.recheck_seconds += time.perf_counter() - start
-            if verdict.status == VALID and verdict.shard == shard and verdict.claimed is not None:
-                run.kept += 1
-                run.claimed += verdict.claimed
-                continue
-        certificate, seconds = prove(weights, strategy, chosen, shard)
-        write_certificate(path, certificate)
-        run.proved += 1
-        run.claimed += certificate.claim_correct
-        run.prove_seconds += seconds
-    return run
+    certificate, prove_seconds = prove(model.weights, strategy, torch.device(device_type), shard)
+    write_certificate(path, certificate)
+    start = time.perf_counter()
+    verdict = check_file(path, model.checked, model.limits)
+    check_seconds += time.perf_counter() - start
+    return ShardOutcome(verdict, proved=True, prove_seconds=prove_seconds, check_seconds=check_seconds)
 
 
 def _refuse_foreign_files(folder: Path, names: set[str], depth: int) -> None:

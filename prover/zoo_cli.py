@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import compact_proofs as cp
 from certificates.errors import InputError, one_line
-from prover import demo, report, report_figures, report_summary
+from prover import demo, execution, report, report_figures, report_summary
 from prover.training import train_zoo
 
 
@@ -145,7 +145,14 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``zoo report``."""
     parser.add_argument("--models", type=Path, required=True, help="directory of model files (*.safetensors)")
     parser.add_argument("--out", type=Path, required=True, help="report directory (certificates in OUT/certs/)")
-    parser.add_argument("--jobs", type=_positive_int, default=1, help="models proved in parallel (default 1)")
+    parser.add_argument(
+        "--jobs", type=_positive_int, default=1,
+        help="models proved in parallel by a local Dask cluster of JOBS workers (default 1: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help=f"run the models on the Dask cluster at ADDRESS (default ${execution.SCHEDULER_ENV} if set)",
+    )
     parser.add_argument("--subset", type=_positive_int, default=None, help="only the first N models")
     parser.add_argument(
         "--strategy", action="append", default=None,
@@ -166,12 +173,13 @@ def _run_report(args: argparse.Namespace) -> int:
         seeds = read_seeds_file(seeds_file) if args.seeds_file or seeds_file.exists() else []
         selected = None if args.strategy is None else cp.resolve_strategies(args.strategy)
         device = str(cp.resolve_device(args.device))
-        reports = report.run_report(
-            args.models, args.out, seeds=seeds, selected=selected, subset=args.subset,
-            device=device, jobs=args.jobs, show_progress=False if args.no_progress else None,
-        )
+        with execution.open_executor(args.jobs, args.scheduler) as executor:
+            reports = report.run_report(
+                args.models, args.out, seeds=seeds, selected=selected, subset=args.subset,
+                device=device, executor=executor, show_progress=False if args.no_progress else None,
+            )
         paths = [args.out / "results.csv", *report_figures.write_summaries(args.out, reports)]
-    except (ValueError, InputError, OSError) as error:
+    except (ValueError, InputError, OSError, execution.ClusterError) as error:
         raise UsageError(str(error)) from None
     runs = [run for model in reports for run in model.runs]
     statuses = Counter(run.verdict.status for run in runs)

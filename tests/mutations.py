@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
+from certificates.arrays import count_digits_bound
 from checker import strategies as checker_strategies
 from checker.kernel.flops import COST_MODEL_VERSION
 from checker.schema import LOWER, UPPER
@@ -144,7 +145,9 @@ def _claims(wire: dict, data: bytes, _: list[str]) -> Iterator[Mutation]:
         ("claim - 1", max(claim - 1, 0), SOUND),
         ("claim = 0", 0, SOUND),
     ):
-        yield Mutation(name, "claim", expect, with_claim(data, value))
+        # A claim with more digits than V^n can have is refused as it is read (ERROR), before any replay.
+        too_long = len(str(value)) > count_digits_bound(wire["statement"]["d_vocab"], wire["statement"]["n_ctx"])
+        yield Mutation(name, "claim", ERROR if too_long else expect, with_claim(data, value))
     for name, value in (("claim = '-1'", "-1"), ("claim = '1.0'", "1.0"), ("claim = int 1", 1), ("claim = true", True),
                         ("claim = nil", None), ("claim = [claim]", [str(claim)]), ("leading zero", f"0{claim}"),
                         ("claim = ' 1'", " 1")):

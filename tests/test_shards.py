@@ -120,6 +120,10 @@ def test_a_complete_set_is_valid_and_equals_the_whole_space_brute_force(small):
     assert verdict.certified_count <= small.truth.count and verdict.total == 5**4
     assert verdict.notes == {"shards": 25, "shard_depth": 1}
     assert verdict.flops > 0
+    combined = small.run.verdict  # combined from the verdicts made as each shard was proved
+    assert (combined.status, combined.claimed, combined.certified_count, combined.flops, combined.notes) == (
+        VALID, verdict.claimed, verdict.certified_count, verdict.flops, verdict.notes
+    )
 
 
 def test_a_missing_shard_makes_the_set_invalid(small, tmp_path):
@@ -295,7 +299,9 @@ def test_listed_failures_are_numbered_within_the_shard(small, tight_shard):
 def test_the_command_lines_prove_and_check_a_set_of_shards(small, tmp_path):
     model_path = small.root / "m.safetensors"
     proved = run("-m", "prover.prove_cli", str(model_path), "--shards", str(tmp_path / "s"), "--shard-depth", "0")
-    assert proved.returncode == 0 and "brute-force in 5 shards (depth 0): 5 proved" in proved.stdout, proved.stderr
+    assert proved.returncode == 0, proved.stderr
+    assert "brute-force in 5 shards (depth 0) on this process: 5 proved" in proved.stdout
+    assert f"VALID: claims {small.run.claimed}/625" in proved.stdout
     checked = check("--shards", tmp_path / "s", "--model", model_path)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.startswith(f"VALID {tmp_path / 's'}: brute-force in 5 shards (depth 0) proves accuracy >=")
@@ -307,7 +313,8 @@ def test_the_command_lines_prove_and_check_a_set_of_shards(small, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["--strategy", "cubic"], ["--shard-depth", "3"], ["--shard-depth", "-1"], ["--out", "x.cert"]],
+    [["--strategy", "cubic"], ["--shard-depth", "3"], ["--shard-depth", "-1"], ["--out", "x.cert"], ["--jobs", "0"],
+     ["--scheduler", "bogus://127.0.0.1:1"]],
     ids=lambda a: " ".join(a),
 )
 def test_bad_shard_requests_are_one_line_errors(small, tmp_path, args):

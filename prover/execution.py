@@ -1,0 +1,169 @@
+"""The execution layer: independent tasks run in this process, on a local Dask cluster, or on a running one.
+
+Every long job of the prover (the zoo report's models, the brute force's shards, the trust suite's long
+profile) is a list of independent tasks, each a module-level function and its arguments, mapped by an
+:class:`Executor`. Which one runs them (:func:`open_executor`) is decided in one place:
+
+* a scheduler address (``--scheduler ADDRESS``, else the environment variable :data:`SCHEDULER_ENV`)
+  sends the tasks to that running Dask cluster (``dask scheduler`` and ``dask worker ADDRESS``); its
+  workers must import this package at the same version and see the files a task names at the same paths
+  (a shared file system): model files, certificate directories;
+* otherwise ``jobs`` > 1 starts an embedded local Dask cluster of ``jobs`` worker processes on this
+  machine, one thread each, and stops it afterwards;
+* otherwise (``jobs`` = 1, nothing configured) the tasks run one after another in this process: a
+  one-worker cluster would add only its start-up and the transfers.
+
+Dask is the engine, not a scheduler of ours: it places tasks, moves their results, and reruns the task of
+a worker that died on another worker (up to its ``distributed.scheduler.allowed-failures``, default 3).
+Tasks must therefore be idempotent and write their results atomically, which the callers guarantee. Each
+task runs with one torch thread on a worker (one worker process is one core). Nothing here is trusted:
+the checker's verdicts are made inside the tasks by the checker's own functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from prover.progress import progress
+
+SCHEDULER_ENV = "COMPACT_PROOFS_SCHEDULER"
+"""The environment variable naming a Dask scheduler (``tcp://host:8786``) when ``--scheduler`` is not given."""
+
+CONNECT_TIMEOUT = "10s"
+"""How long to keep trying to reach a scheduler before giving up with one line."""
+
+R = TypeVar("R")
+
+
+class ClusterError(Exception):
+    """The cluster could not be reached or started (one line, for the command line)."""
+
+
+def _single_threaded(function: Callable[..., R], args: tuple) -> R:
+    """``function(*args)`` with one torch thread (on a worker, one task is one core)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    return function(*args)
+
+
+@dataclass
+class Executor:
+    """Runs independent tasks: in this process when ``client`` is None, else on its Dask cluster.
+
+    ``workers`` is the number of tasks that can run at once; ``description`` says where they run (for
+    outputs and logs); ``dashboard`` is the Dask dashboard's address when the cluster serves one.
+    """
+
+    description: str
+    workers: int
+    client: Any = None
+    dashboard: str | None = None
+    _shared: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def distributed(self) -> bool:
+        """Whether tasks leave this process."""
+        return self.client is not None
+
+    def share(self, value: R) -> R:
+        """``value`` as an argument every task can receive cheaply: sent once to every worker on a cluster
+        (a Dask future the workers resolve to the value), the value itself in this process."""
+        if self.client is None:
+            return value
+        future = self.client.scatter(value, broadcast=True, hash=False)
+        self._shared.append(future)
+        return future
+
+    def map_unordered(
+        self,
+        function: Callable[..., R],
+        tasks: Sequence[tuple],
+        *,
+        desc: str,
+        progress_bar: bool | None = None,
+    ) -> Iterator[tuple[int, R]]:
+        """``(i, function(*tasks[i]))`` for every task, in the order they finish, with a progress bar.
+
+        A task that raises ends the map with that exception (the tasks not yet finished are cancelled);
+        on a cluster, a task whose worker died is rerun elsewhere by Dask before that.
+        """
+        if self.client is None:
+            for index in progress(range(len(tasks)), desc=desc, enabled=progress_bar):
+                yield index, function(*tasks[index])
+            return
+        from distributed import as_completed
+
+        futures = {
+            self.client.submit(_single_threaded, function, task, pure=False): index for index, task in enumerate(tasks)
+        }
+        try:
+            for future in progress(as_completed(futures), total=len(futures), desc=desc, enabled=progress_bar):
+                yield futures[future], future.result()
+        finally:
+            self.client.cancel([future for future in futures if not future.done()])
+
+
+def scheduler_address(option: str | None) -> str | None:
+    """The scheduler to use: ``option`` if given, else :data:`SCHEDULER_ENV` if set and non-empty, else None."""
+    if option:
+        return option
+    return os.environ.get(SCHEDULER_ENV) or None
+
+
+@contextmanager
+def open_executor(jobs: int = 1, scheduler: str | None = None, *, announce: bool = True) -> Iterator[Executor]:
+    """The executor for ``jobs`` parallel tasks or the cluster at ``scheduler`` (module docstring), closed
+    (a local cluster stopped) on exit. With ``announce``, where the tasks run and the dashboard's address
+    go to stderr as one line when a cluster is used. ClusterError if the cluster cannot be reached."""
+    address = scheduler_address(scheduler)
+    if address is None and jobs <= 1:
+        yield Executor("this process", 1)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as error:  # pragma: no cover - distributed is a dependency of the prover extra
+        raise ClusterError(f"a cluster needs dask.distributed ({error})") from None
+    cluster = None
+    try:
+        if address is None:
+            cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+            where = f"a local Dask cluster of {jobs} worker processes"
+        else:
+            client = Client(address, timeout=CONNECT_TIMEOUT)
+            where = f"the Dask cluster at {address}"
+    except (OSError, TimeoutError, ValueError) as error:  # ValueError: an address Dask cannot parse
+        if cluster is not None:
+            cluster.close()
+        raise ClusterError(f"cannot reach the Dask scheduler {address or '(local)'}: {error}") from None
+    try:
+        workers = max(1, sum(client.nthreads().values()))
+        dashboard = _dashboard(client)
+        executor = Executor(where, workers, client, dashboard)
+        if announce:
+            shown = f"; dashboard {dashboard}" if dashboard else ""
+            print(f"running on {where} ({workers} worker threads){shown}", file=sys.stderr, flush=True)
+        yield executor
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dashboard(client: Any) -> str | None:
+    """The dashboard's address, or None when the scheduler serves none (bokeh missing there)."""
+    try:
+        link = client.dashboard_link
+    except (AttributeError, KeyError):
+        return None
+    return str(link) if link else None
