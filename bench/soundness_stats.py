@@ -8,6 +8,12 @@ output is kept next to the counters, with suffix ``.log``). The counters of a ru
 ``--timeout`` are still totalled (every example writes its line as it finishes).
 
     python bench/soundness_stats.py [--profile long] [--timeout 2400] [--stats out/soundness.jsonl] [--json]
+        [--jobs N | --scheduler ADDRESS] [--repeat R]
+
+On the execution layer (:mod:`prover.execution`; ``--jobs N`` local Dask workers or ``--scheduler`` a
+running cluster whose workers share this checkout's path), every test of the suites is one task, run
+``--repeat`` times with distinct hypothesis seeds (a campaign of R times the examples; under the "ci"
+profile, which is derandomized, repeats give the same examples); ``--timeout`` then bounds each task.
 """
 
 from __future__ import annotations
@@ -41,11 +47,13 @@ def totals(stats_path: Path) -> tuple[Counter, dict[str, Counter]]:
     return overall, per_test
 
 
-def run_suites(profile: str, timeout: float, stats_path: Path, extra: list[str]) -> tuple[list[str], float]:
+def run_suites(
+    profile: str, timeout: float, stats_path: Path, extra: list[str], suites: tuple[str, ...] = SUITES
+) -> tuple[list[str], float]:
     """Run the suites, keeping pytest's output next to the counters (``.log``); returns pytest's failure
     lines and summary line (or why it stopped) and the wall seconds."""
     environment = dict(os.environ, HYPOTHESIS_PROFILE=profile, SOUNDNESS_STATS=str(stats_path))
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *SUITES, *extra]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *suites, *extra]
     log_path = stats_path.with_suffix(".log")
     start = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
@@ -61,18 +69,62 @@ def run_suites(profile: str, timeout: float, stats_path: Path, extra: list[str])
     return outcome, time.perf_counter() - start
 
 
+def collect(extra: list[str]) -> list[str]:
+    """The test ids of the suites (``path::test[params]``), as pytest collects them."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *SUITES, *extra]
+    listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    return [line.strip() for line in listed.splitlines() if "::" in line]
+
+
+def run_test(test: str, seed: int, profile: str, timeout: float, extra: list[str]) -> tuple[list[str], str]:
+    """One task: ``test`` under ``profile`` with hypothesis seed ``seed``; its failure and summary lines and
+    the counters it wrote (JSON lines)."""
+    with tempfile.TemporaryDirectory(prefix="soundness-task-") as scratch:
+        stats_path = Path(scratch) / "stats.jsonl"
+        outcome, _ = run_suites(profile, timeout, stats_path, [test, f"--hypothesis-seed={seed}", *extra], suites=())
+        stats = stats_path.read_text(encoding="utf-8") if stats_path.exists() else ""
+    return [f"[{test} seed {seed}] {line}" for line in outcome], stats
+
+
+def run_distributed(args: argparse.Namespace, stats_path: Path) -> tuple[list[str], float]:
+    """Every collected test, ``args.repeat`` times, as tasks of the execution layer; counters appended to
+    ``stats_path`` as the tasks finish."""
+    sys.path.insert(0, str(ROOT))
+    from prover.execution import open_executor
+
+    start = time.perf_counter()
+    tests = collect(args.pytest_args)
+    tasks = [(test, seed, args.profile, args.timeout, args.pytest_args)
+             for seed in range(args.repeat) for test in tests]
+    outcome: list[str] = []
+    with open_executor(args.jobs, args.scheduler) as executor, stats_path.open("a", encoding="utf-8") as stats:
+        for _, (lines, counters) in executor.map_unordered(run_test, tasks, desc="trust-suite tasks"):
+            outcome.extend(line for line in lines if line.split("] ", 1)[1].startswith(("FAILED", "ERROR ")))
+            stats.write(counters)
+    outcome.append(f"{len(tasks)} tasks ({len(tests)} tests x {args.repeat} seeds) on {executor.description}")
+    stats_path.with_suffix(".log").write_text("\n".join(outcome) + "\n", encoding="utf-8")
+    return outcome, time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="long", help="hypothesis profile (tests/conftest.py)")
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds before pytest is stopped")
     parser.add_argument("--stats", type=Path, help="keep the per-example counters here (JSON lines)")
     parser.add_argument("--json", action="store_true", help="print the totals as one JSON object")
+    parser.add_argument("--jobs", type=int, default=1, help="local Dask workers (default 1: one pytest here)")
+    parser.add_argument("--scheduler", help="a running Dask scheduler (default $COMPACT_PROOFS_SCHEDULER)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each test, with hypothesis seeds 0..R-1")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     args = parser.parse_args(argv)
+    distributed = args.jobs > 1 or args.repeat > 1 or args.scheduler or os.environ.get("COMPACT_PROOFS_SCHEDULER")
     stats_path = args.stats or Path(tempfile.mkstemp(suffix=".jsonl", prefix="soundness-")[1])
     stats_path.parent.mkdir(parents=True, exist_ok=True)
     stats_path.write_text("", encoding="utf-8")
-    outcome, seconds = run_suites(args.profile, args.timeout, stats_path, args.pytest_args)
+    if distributed:
+        outcome, seconds = run_distributed(args, stats_path)
+    else:
+        outcome, seconds = run_suites(args.profile, args.timeout, stats_path, args.pytest_args)
     overall, per_test = totals(stats_path)
     if args.json:
         print(json.dumps({"profile": args.profile, "seconds": round(seconds), "pytest": outcome,
