@@ -136,7 +136,10 @@ def test_a_running_scheduler_and_worker_reached_by_address(in_process, model_pat
     """``dask scheduler`` and ``dask worker`` started as the README shows; ``prove --shards --scheduler``."""
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     scheduler_file = tmp_path / "scheduler.json"
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment = {
+        **os.environ, "PYTHONPATH": str(ROOT),
+        "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None",  # as the README says
+    }
     scheduler = subprocess.Popen(
         [*dask, "--scheduler-file", str(scheduler_file), "--port", "0", "--dashboard-address", ":0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment,
@@ -157,6 +160,10 @@ def test_a_running_scheduler_and_worker_reached_by_address(in_process, model_pat
         assert f"on the Dask cluster at {address}" in proved.stdout
         assert f"VALID: claims {in_process.verdict.claimed}/{VOCAB**N_CTX}" in proved.stdout
         assert f"running on the Dask cluster at {address}" in proved.stderr
+        from distributed import Client
+
+        with Client(address) as client:  # the README's setting reached the worker process
+            assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
     finally:
         for process in (worker, scheduler):
             if process is not None:
