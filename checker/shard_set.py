@@ -4,8 +4,10 @@ If every certificate of a set is VALID for the model, all are shards of one dept
 are 0..V^(j+1)-1 each exactly once, then the sum of their claims is at most the number of correct
 sequences of the whole input space: each VALID shard certificate proves at least its claim many correct
 sequences inside its own shard, and the shards of one depth are disjoint and cover the space
-(:mod:`checker.shards`). Any other set gets a verdict that is not VALID. Every certificate is replayed
-here; no earlier verdict is trusted.
+(:mod:`checker.shards`). Any other set gets a verdict that is not VALID. :func:`check_shard_set`
+replays every certificate here and trusts no earlier verdict; :func:`combine_shard_verdicts` is the
+coverage step alone, over verdicts the checker made elsewhere (on a cluster's workers), and is exactly as
+trustworthy as they are.
 """
 
 from __future__ import annotations

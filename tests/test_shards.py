@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import compact_proofs as cp
 from certificates.codec import Shard
 from certificates.errors import InputError
+from checker.shard_set import combine_shard_verdicts, shard_paths
 from checker.shards import shard_count, shard_scope
 from checker.strategies.brute_force import certified_in_shard, certified_sequences
 from checker.tables import Tables
@@ -331,3 +332,15 @@ def test_the_partition_formula_reads_the_query_first():
     scope = shard_scope(Shard(2, 1 * 25 + 3 * 5 + 4), 5, 4)
     assert (scope.query, scope.prefix, scope.free) == (1, (3, 4), 1)
     assert list(itertools.islice((shard_scope(Shard(0, i), 5, 4).query for i in range(5)), 5)) == [0, 1, 2, 3, 4]
+
+
+def test_combined_verdicts_must_be_about_this_model_and_cover_the_depth(small):
+    """The coverage step alone (what a cluster's client runs over its workers' verdicts)."""
+    verdicts = [cp.check(path, small.model) for path in shard_paths(small.root / "proved")]
+    combined = combine_shard_verdicts(verdicts, small.model.checked, "set")
+    assert (combined.status, combined.claimed) == (VALID, small.run.claimed)
+    assert combine_shard_verdicts(verdicts[:-1], small.model.checked).status == INVALID
+    assert combine_shard_verdicts([*verdicts, verdicts[0]], small.model.checked).status == INVALID
+    foreign = [replace(verdicts[0], model="other.safetensors"), *verdicts[1:]]
+    result = combine_shard_verdicts(foreign, small.model.checked)
+    assert result.status == ERROR and "another model" in result.message
