@@ -71,9 +71,8 @@ def projection(model: cp.Model, root: Path, depth: int, samples: int, workers: i
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     start = time.perf_counter()
-    with open_executor(jobs=workers, announce=False) as executor:
-        shared = executor.share(model)
-        tasks = [(shared, directory, depth, index, "cpu") for index in indices]
+    with open_executor(jobs=workers, announce=False, local_cluster=True) as executor:
+        tasks = [(model, directory.resolve(), depth, index, "cpu") for index in indices]
         outcomes = [outcome for _, outcome in executor.map_unordered(settle_shard, tasks, desc="sampled shards")]
         where = executor.description
     wall = time.perf_counter() - start

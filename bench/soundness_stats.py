@@ -28,6 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from prover.execution import SCHEDULER_ENV, open_executor
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ("tests/test_soundness.py", "tests/test_hostile_certificates.py")
 HEADLINE = ("models", "certificates", "mutations", "covered_checked", "over_claims", "prover_declined",
@@ -70,10 +72,14 @@ def run_suites(
 
 
 def collect(extra: list[str]) -> list[str]:
-    """The test ids of the suites (``path::test[params]``), as pytest collects them."""
+    """The test ids of the suites (``path::test[params]``), as pytest collects them; SystemExit if pytest
+    cannot collect them or collects none (a campaign of no tests proves nothing)."""
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *SUITES, *extra]
-    listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False).stdout
-    return [line.strip() for line in listed.splitlines() if "::" in line]
+    listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    tests = [line.strip() for line in listed.stdout.splitlines() if "::" in line]
+    if listed.returncode != 0 or not tests:
+        raise SystemExit(f"pytest collected no tests (exit {listed.returncode}): {listed.stdout[-500:]}")
+    return tests
 
 
 def run_test(test: str, seed: int, profile: str, timeout: float, extra: list[str]) -> tuple[list[str], str]:
@@ -89,9 +95,6 @@ def run_test(test: str, seed: int, profile: str, timeout: float, extra: list[str
 def run_distributed(args: argparse.Namespace, stats_path: Path) -> tuple[list[str], float]:
     """Every collected test, ``args.repeat`` times, as tasks of the execution layer; counters appended to
     ``stats_path`` as the tasks finish."""
-    sys.path.insert(0, str(ROOT))
-    from prover.execution import open_executor
-
     start = time.perf_counter()
     tests = collect(args.pytest_args)
     tasks = [(test, seed, args.profile, args.timeout, args.pytest_args)
@@ -99,7 +102,9 @@ def run_distributed(args: argparse.Namespace, stats_path: Path) -> tuple[list[st
     outcome: list[str] = []
     with open_executor(args.jobs, args.scheduler) as executor, stats_path.open("a", encoding="utf-8") as stats:
         for _, (lines, counters) in executor.map_unordered(run_test, tasks, desc="trust-suite tasks"):
-            outcome.extend(line for line in lines if line.split("] ", 1)[1].startswith(("FAILED", "ERROR ")))
+            outcome.extend(
+                line for line in lines if line.split("] ", 1)[1].startswith(("FAILED", "ERROR ", "stopped by"))
+            )
             stats.write(counters)
     outcome.append(f"{len(tasks)} tasks ({len(tests)} tests x {args.repeat} seeds) on {executor.description}")
     stats_path.with_suffix(".log").write_text("\n".join(outcome) + "\n", encoding="utf-8")
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each test, with hypothesis seeds 0..R-1")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     args = parser.parse_args(argv)
-    distributed = args.jobs > 1 or args.repeat > 1 or args.scheduler or os.environ.get("COMPACT_PROOFS_SCHEDULER")
+    distributed = args.jobs > 1 or args.repeat > 1 or args.scheduler or os.environ.get(SCHEDULER_ENV)
     stats_path = args.stats or Path(tempfile.mkstemp(suffix=".jsonl", prefix="soundness-")[1])
     stats_path.parent.mkdir(parents=True, exist_ok=True)
     stats_path.write_text("", encoding="utf-8")
@@ -138,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         for test, counts in sorted(per_test.items()):
             print(f"  [{test}] " + ", ".join(f"{key} {value:,d}" for key, value in sorted(counts.items())))
         print(f"counters: {stats_path}; pytest output: {stats_path.with_suffix('.log')}")
-    return 1 if overall.get("over_claims", 0) else 0
+    failed = any(line.split("] ", 1)[-1].startswith(("FAILED", "ERROR ", "stopped by")) for line in outcome)
+    return 1 if overall.get("over_claims", 0) or failed else 0
 
 
 if __name__ == "__main__":

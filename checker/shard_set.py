@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from certificates.errors import format_count
+from certificates.errors import format_count, short_repr
 from checker.limits import Limits
 from checker.shards import shard_count
 from checker.verify import ERROR, INVALID, VALID, CheckedModel, Verdict, check_file
@@ -61,8 +61,9 @@ def check_shard_set(
 def combine_shard_verdicts(verdicts: Sequence[Verdict], model: CheckedModel, name: str = "<shards>") -> Verdict:
     """The verdict on a set of shard certificates from the checker's verdicts on each of them: VALID with
     the summed claims, certified counts and FLOPs if every verdict is a VALID shard verdict about
-    ``model`` and their indices cover one depth exactly once (module docstring); otherwise the first
-    ERROR, then INVALID, shard verdict, or INVALID naming the first coverage problem.
+    ``model``'s weights (by digest) claiming within its shard, and their indices cover one depth exactly
+    once (module docstring, :func:`_first_problem`); otherwise the first ERROR, then INVALID, shard
+    verdict, or the first problem found.
 
     The sum is exactly as trustworthy as the verdicts: :func:`check_shard_set` makes them here; a cluster
     (:mod:`prover.shards`) makes them on its workers with :func:`checker.verify.check_file`, and any of
@@ -100,27 +101,44 @@ def _depth(verdict: Verdict) -> int:
 
 
 def _first_problem(verdicts: Sequence[Verdict], model: CheckedModel) -> tuple[str, str] | None:
-    """(status, message) of the first reason the set does not prove its summed claim, or None."""
+    """(status, message) of the first reason the set does not prove its summed claim, or None.
+
+    Checked of every verdict, whoever made it: it is VALID, about these weights (their digest), a shard of
+    the one depth of the set, with a claim of at most its certified count and a total equal to its
+    shard's size; and of the set: its indices are exactly 0..V^(j+1)-1, each once.
+    """
     if not verdicts:
         return ERROR, "no shard certificates"
-    for verdict in verdicts:
-        if verdict.model != model.name:
-            return ERROR, f"shard certificate {verdict.certificate} was checked against another model ({verdict.model})"
+    weights = model.weights
     for status in (ERROR, INVALID):
         for verdict in verdicts:
             if verdict.status == status:
                 return status, f"shard certificate {verdict.certificate}: {verdict.message}"
     for verdict in verdicts:
+        if verdict.model_digest != weights.digest:
+            return ERROR, f"shard certificate {verdict.certificate} was checked against another model"
+        if verdict.status != VALID:
+            return ERROR, f"shard certificate {verdict.certificate} has no verdict ({short_repr(verdict.status)})"
         if verdict.shard is None:
             return INVALID, f"{verdict.certificate} is not a shard certificate"
     depths = {v.shard.depth for v in verdicts if v.shard is not None}
     if len(depths) > 1:
         return INVALID, f"the shards have different depths {sorted(depths)[:2]}"
+    depth = depths.pop()
+    if not 0 <= depth <= weights.n_ctx - 2:
+        return INVALID, f"depth {depth} is not a shard depth of this model (0..{weights.n_ctx - 2})"
+    size = weights.d_vocab ** (weights.n_ctx - 1 - depth)
+    for verdict in verdicts:
+        claimed, certified = verdict.claimed, verdict.certified_count
+        if claimed is None or certified is None or not 0 <= claimed <= certified <= size or verdict.total != size:
+            return INVALID, f"shard certificate {verdict.certificate} does not certify its claim within its shard"
     indices = sorted(v.shard.index for v in verdicts if v.shard is not None)
     for earlier, later in itertools.pairwise(indices):
         if earlier == later:
             return INVALID, f"shard {format_count(earlier)} appears more than once"
-    expected = shard_count(model.weights.d_vocab, depths.pop())
+    expected = shard_count(weights.d_vocab, depth)
+    if indices[0] < 0 or indices[-1] >= expected:
+        return INVALID, f"shard index {format_count(indices[-1] if indices[0] >= 0 else indices[0])} out of range"
     if len(indices) != expected:
         first = next((i for i, index in enumerate(indices) if index != i), len(indices))
         absent = format_count(expected - len(indices))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -57,6 +58,8 @@ class Verdict:
     notes: dict[str, int] | None = None
     shard: Shard | None = None
     """The shard the claim is about (``total`` is then the shard's size), or None for the whole space."""
+    model_digest: str | None = None
+    """The digest of the weights the certificate was checked against (None if they were never read)."""
 
     @property
     def bound(self) -> Fraction | None:
@@ -83,13 +86,22 @@ class CheckedModel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", Tables(self.weights))
 
-    def __reduce__(self) -> tuple[type[CheckedModel], tuple[str, ModelWeights]]:
+    def __reduce__(self) -> tuple[Callable[[str, ModelWeights], CheckedModel], tuple[str, ModelWeights]]:
         """Pickled as its name and weights only: a copy (on a cluster's worker) builds its own tables."""
-        return CheckedModel, (self.name, self.weights)
+        return _unpickled_model, (self.name, self.weights)
 
     @property
     def sizes(self) -> Sizes:
         return Sizes.of(self.weights)
+
+
+def _unpickled_model(name: str, weights: ModelWeights) -> CheckedModel:
+    """A pickled CheckedModel rebuilt: its weight arrays made read-only again (pickle may return them
+    writeable), its tables built afresh."""
+    for value in vars(weights).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return CheckedModel(name, weights)
 
 
 def read_model(model_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> CheckedModel:
@@ -136,7 +148,7 @@ def check_bytes(data: bytes, model: CheckedModel, limits: Limits = DEFAULT_LIMIT
     replays then work in blocks, so memory stays within a small multiple of the inputs and of those blocks.
     """
     start = time.perf_counter()
-    verdict = Verdict(status=ERROR, certificate=name, model=model.name)
+    verdict = Verdict(status=ERROR, certificate=name, model=model.name, model_digest=model.weights.digest)
     weights, sizes = model.weights, model.sizes
     try:
         assert_fp_environment()

@@ -36,13 +36,12 @@ def prove_shards(
     (:func:`prover.shards.prove_shards`); ``run.verdict`` is the checker's verdict on the set. The shards
     run in this process, on ``jobs`` local Dask workers, or on the Dask cluster at ``scheduler`` (default
     the environment variable COMPACT_PROOFS_SCHEDULER; :mod:`prover.execution`)."""
-    from compact_proofs.proving import resolve_device
     from prover.execution import open_executor
     from prover.shards import prove_shards as run
 
-    chosen = resolve_device(device)
+    request = "auto" if device is None else str(device)  # resolved where each shard runs
     with open_executor(jobs, scheduler, announce=progress_bar is not False) as executor:
-        return run(model, Path(directory), depth, chosen, progress_bar, executor)
+        return run(model, Path(directory), depth, request, progress_bar, executor)
 
 
 def check_shards(directory: str | os.PathLike[str], model: Model) -> Verdict:

@@ -26,8 +26,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from prover.progress import progress
@@ -75,21 +76,11 @@ class Executor:
     workers: int
     client: Any = None
     dashboard: str | None = None
-    _shared: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def distributed(self) -> bool:
         """Whether tasks leave this process."""
         return self.client is not None
-
-    def share(self, value: R) -> R:
-        """``value`` as an argument every task can receive cheaply: sent once to every worker on a cluster
-        (a Dask future the workers resolve to the value), the value itself in this process."""
-        if self.client is None:
-            return value
-        future = self.client.scatter(value, broadcast=True, hash=False)
-        self._shared.append(future)
-        return future
 
     def map_unordered(
         self,
@@ -102,7 +93,10 @@ class Executor:
         """``(i, function(*tasks[i]))`` for every task, in the order they finish, with a progress bar.
 
         A task that raises ends the map with that exception (the tasks not yet finished are cancelled);
-        on a cluster, a task whose worker died is rerun elsewhere by Dask before that.
+        on a cluster, a task whose worker died is rerun elsewhere by Dask before that, and what the engine
+        itself raises (a task that killed its workers too often, a lost scheduler, a worker that cannot
+        import a task's code) becomes a one-line ClusterError. Arguments travel with each task (a model
+        is kilobytes: :meth:`checker.verify.CheckedModel.__reduce__` leaves its tables behind).
         """
         if self.client is None:
             for index in progress(range(len(tasks)), desc=desc, enabled=progress_bar):
@@ -115,9 +109,25 @@ class Executor:
         }
         try:
             for future in progress(as_completed(futures), total=len(futures), desc=desc, enabled=progress_bar):
-                yield futures[future], future.result()
+                yield futures.pop(future), _result(future)
         finally:
             self.client.cancel([future for future in futures if not future.done()])
+
+
+def _result(future: Any) -> Any:
+    """The future's result; the engine's own failures as ClusterError (one line), a task's own exception
+    unchanged."""
+    from distributed import KilledWorker
+    from distributed.comm import CommClosedError
+
+    try:
+        return future.result()
+    except KilledWorker as error:
+        raise ClusterError(f"a task ended the workers that ran it too often (memory?): {error}") from None
+    except (CommClosedError, CancelledError) as error:
+        raise ClusterError(f"the cluster went away during the run ({type(error).__name__}: {error})") from None
+    except ModuleNotFoundError as error:
+        raise ClusterError(f"a worker cannot import {error.name}: is compact-proofs installed there?") from None
 
 
 def scheduler_address(option: str | None) -> str | None:
@@ -169,12 +179,13 @@ def _cluster_executor(jobs: int, address: str | None, announce: bool) -> Iterato
             cluster.close()
         raise ClusterError(f"cannot reach the Dask scheduler {address or '(local)'}: {error}") from None
     try:
-        workers = max(1, sum(client.nthreads().values()))
+        workers = sum(client.nthreads().values())
         dashboard = _dashboard(client)
         executor = Executor(where, workers, client, dashboard)
         if announce:
             shown = f"; dashboard {dashboard}" if dashboard else ""
-            print(f"running on {where} ({workers} worker threads){shown}", file=sys.stderr, flush=True)
+            threads = f"{workers} worker threads" if workers else "no worker yet: the tasks wait for one"
+            print(f"running on {where} ({threads}){shown}", file=sys.stderr, flush=True)
         yield executor
     finally:
         client.close()

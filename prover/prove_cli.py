@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("a MODEL path is required")
         if args.shards is not None:
             return prove_in_shards(args)
+        if args.jobs != 1 or args.scheduler is not None:
+            raise UsageError("--jobs and --scheduler run brute-force shards: they need --shards DIR")
         chosen = [] if args.eqke_error_table else cp.resolve_strategies(args.strategy or ["brute-force"])
         device = cp.resolve_device(args.device)
         model = cp.load_model(args.model)
@@ -107,13 +109,15 @@ def prove_in_shards(args: argparse.Namespace) -> int:
         raise UsageError("brute force in shards needs n_ctx >= 2")
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs != 1 and args.scheduler is not None:
+        raise UsageError("--jobs starts a local cluster and --scheduler names a running one: give one of them")
     run = cp.prove_shards(model, args.shards, args.shard_depth, args.device, jobs=args.jobs, scheduler=args.scheduler)
     verdict = run.verdict
     print(
         f"{run.directory}: brute-force in {run.shards} shards (depth {run.depth}) on {run.ran_on}: {run.proved} "
         f"proved in {run.prove_seconds:.1f} s, {run.kept} kept; every shard checked in {run.check_seconds:.1f} s; "
-        f"{verdict.status}: claims {run.claimed}/{run.total} = {run.claimed / run.total:.6f}"
-        + (f" ({verdict.message})" if verdict.message else "")
+        + (f"VALID: claims {verdict.claimed}/{run.total} = {verdict.claimed / run.total:.6f}"
+           if verdict.status == cp.VALID and verdict.claimed is not None else f"{verdict.status}: {verdict.message}")
         + f"; re-check here with: check --shards {run.directory} --model {args.model}",
         flush=True,
     )

@@ -142,10 +142,11 @@ def model_seed(path: Path) -> int | None:
 
 
 def report_model(model_path: Path, cert_dir: Path, names: list[str], device: str) -> ModelReport:
-    """Run the strategies ``names`` on one model, reusing VALID certificates in ``cert_dir``."""
+    """Run the strategies ``names`` on one model, reusing VALID certificates in ``cert_dir``; ``device`` is
+    the request ("auto", "cpu", "cuda"), resolved where the task runs."""
     model = cp.load_model(model_path)
     cert_dir.mkdir(parents=True, exist_ok=True)
-    torch_device = torch.device(device)
+    torch_device = cp.resolve_device(device)
     exhaustive = model.weights.d_vocab**model.weights.n_ctx <= BRUTE_FORCE_MAX_SEQUENCES
     runs = [
         check_or_prove(model, strategy, cert_dir / cp.certificate_filename(strategy.name), torch_device)
@@ -189,8 +190,9 @@ def run_models(
 ) -> list[ModelReport]:
     """:func:`report_model` on each model, one task per model on ``executor``; reports in the order of
     ``model_paths``. Each model runs with one torch thread, in this process or on a worker: on a shared
-    machine a second thread per model costs more in contention than it gains (brute force 6x)."""
-    tasks = [(path, cert_root / path.stem, names, device) for path in model_paths]
+    machine a second thread per model costs more in contention than it gains (brute force 6x). Paths go
+    to the tasks absolute (a cluster's workers must see them there)."""
+    tasks = [(path.resolve(), cert_root.resolve() / path.stem, names, device) for path in model_paths]
     reports: dict[int, ModelReport] = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -204,12 +206,11 @@ def run_models(
 
 
 def run_report(
-    models_dir: Path, out_dir: Path, *, seeds: list[int], selected: list[StrategyInfo] | None,
-    subset: int | None, device: str, executor: Executor, show_progress: bool | None = None,
+    paths: list[Path], out_dir: Path, *, selected: list[StrategyInfo] | None, device: str, executor: Executor,
+    show_progress: bool | None = None,
 ) -> list[ModelReport]:
-    """Run the selected strategies on the zoo's models (:func:`zoo_models`) on ``executor`` (this process,
-    a local Dask cluster or a running one: :mod:`prover.execution`); write ``results.csv``."""
-    paths = zoo_models(models_dir, seeds, subset)
+    """Run the selected strategies on the models ``paths`` (:func:`zoo_models`) on ``executor`` (this
+    process, a local Dask cluster or a running one: :mod:`prover.execution`); write ``results.csv``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = run_models(
         paths, out_dir / "certs", strategy_names(selected), device=device, executor=executor,

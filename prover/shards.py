@@ -17,17 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from certificates.codec import Shard
-from checker.limits import table_work
+from checker.limits import Limits, table_work
 from checker.shard_set import combine_shard_verdicts
 from checker.shards import shard_count
 from checker.strategies.brute_force import shard_work
 from checker.verify import DEFAULT_LIMITS, VALID, Verdict, check_file
 from compact_proofs.files import CERTIFICATE_SUFFIX
 from compact_proofs.models import Model
-from compact_proofs.proving import RequestError
+from compact_proofs.proving import RequestError, resolve_device
 from prover import strategies as registry
 from prover.certify import prove
 from prover.execution import Executor
@@ -46,10 +44,10 @@ class ShardDirectoryError(RequestError):
 @dataclass
 class ShardRun:
     """What a sharded proof did: ``proved`` shards proved now, ``kept`` shards whose certificate was found
-    and re-checked VALID, the summed claim of all ``shards`` (a count over the whole input space), where
-    the work ran, and ``verdict``: the checker's verdict on the set, made from the checker's verdict on
-    every shard certificate as it stands in the directory (:func:`checker.shard_set.combine_shard_verdicts`;
-    on a cluster those verdicts were made by its workers)."""
+    and re-checked VALID, the summed claim of the shard certificates (a count over the whole input space,
+    proved only if ``verdict`` is VALID), where the work ran, and ``verdict``: the checker's verdict on the
+    set, combined from the checker's verdict on each shard certificate as its task read it
+    (:func:`checker.shard_set.combine_shard_verdicts`; on a cluster those verdicts were made by its workers)."""
 
     directory: Path
     depth: int
@@ -98,33 +96,33 @@ def prove_shards(
     model: Model,
     directory: str | Path,
     depth: int | None = None,
-    device: torch.device | None = None,
+    device: str = "auto",
     progress_bar: bool | None = None,
     executor: Executor | None = None,
 ) -> ShardRun:
     """Settle every brute-force shard of ``depth`` (default :func:`default_depth`) of ``model`` in
     ``directory`` (created if missing; :func:`settle_shard`), one task per shard on ``executor`` (default:
-    this process), then combine the shard verdicts into the verdict on the set. ShardDirectoryError if the
-    directory holds other certificate files. A stopped run loses at most the shards in flight."""
+    this process), then combine the shard verdicts into the verdict on the set. ``device`` is the request
+    ("auto", "cpu", "cuda"), resolved where each task runs. The directory is named to the tasks by its
+    absolute path (a cluster's workers must see it there). ShardDirectoryError if it holds other
+    certificate files. A stopped run loses at most the shards in flight."""
     weights = model.weights
     vocab, n_ctx = weights.d_vocab, weights.n_ctx
     depth = default_depth(vocab, n_ctx, weights.d_model, weights.d_head) if depth is None else depth
     count = shard_count(vocab, depth)
-    folder = Path(directory)
+    folder = Path(directory).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_files(folder, {shard_filename(depth, index, count) for index in range(count)}, depth)
     runner = executor or Executor("this process", 1)
-    device_type = (device or torch.device("cpu")).type
-    shared = runner.share(model)
-    tasks = [(shared, folder, depth, index, device_type) for index in range(count)]
+    tasks = [(model, folder, depth, index, device) for index in range(count)]
     outcomes: list[ShardOutcome | None] = [None] * count
     desc = f"brute-force shards (depth {depth})"
     for index, outcome in runner.map_unordered(settle_shard, tasks, desc=desc, progress_bar=progress_bar):
         outcomes[index] = outcome
     settled = [outcome for outcome in outcomes if outcome is not None]
-    verdict = combine_shard_verdicts([o.verdict for o in settled], model.checked, name=str(folder))
+    verdict = combine_shard_verdicts([o.verdict for o in settled], model.checked, name=str(directory))
     return ShardRun(
-        directory=folder, depth=depth, shards=count,
+        directory=Path(directory), depth=depth, shards=count,
         proved=sum(o.proved for o in settled), kept=sum(not o.proved for o in settled),
         claimed=sum(o.verdict.claimed or 0 for o in settled), total=vocab**n_ctx,
         prove_seconds=sum(o.prove_seconds for o in settled), check_seconds=sum(o.check_seconds for o in settled),
@@ -132,11 +130,13 @@ def prove_shards(
     )
 
 
-def settle_shard(model: Model, folder: Path, depth: int, index: int, device_type: str) -> ShardOutcome:
+def settle_shard(model: Model, folder: Path, depth: int, index: int, device: str) -> ShardOutcome:
     """Make the certificate of shard ``index`` of ``depth`` in ``folder`` VALID, idempotently: keep the
     file found there if the checker re-checks it VALID for this model and this shard (no earlier verdict
-    or file name is trusted), else prove the shard, write its certificate atomically and check the file
-    written. The outcome carries the checker's verdict on the file as it stands."""
+    or file name is trusted), else prove the shard on ``device`` (a request resolved here), write its
+    certificate atomically and check the file written. The outcome carries the checker's verdict on the
+    file as this task read it."""
+    model = _local_copy(model)
     count = shard_count(model.weights.d_vocab, depth)
     path, shard = folder / shard_filename(depth, index, count), Shard(depth=depth, index=index)
     check_seconds = 0.0
@@ -148,12 +148,30 @@ def settle_shard(model: Model, folder: Path, depth: int, index: int, device_type
             return ShardOutcome(verdict, proved=False, prove_seconds=0.0, check_seconds=check_seconds)
     strategy = registry.lookup(STRATEGY)
     assert strategy is not None
-    certificate, prove_seconds = prove(model.weights, strategy, torch.device(device_type), shard)
+    certificate, prove_seconds = prove(model.weights, strategy, resolve_device(device), shard)
     write_certificate(path, certificate)
     start = time.perf_counter()
     verdict = check_file(path, model.checked, model.limits)
     check_seconds += time.perf_counter() - start
     return ShardOutcome(verdict, proved=True, prove_seconds=prove_seconds, check_seconds=check_seconds)
+
+
+_LOCAL_MODELS: dict[tuple[str, str, Limits], Model] = {}
+"""The models this process has settled shards of, by digest, name and limits: a worker receives a fresh
+copy of the model (weights only) with every task and keeps the first, whose exact tables it then computes
+once for all its tasks."""
+_LOCAL_MODELS_KEPT = 4
+
+
+def _local_copy(model: Model) -> Model:
+    """The copy of ``model`` this process keeps (:data:`_LOCAL_MODELS`)."""
+    key = (model.digest, model.name, model.limits)
+    kept = _LOCAL_MODELS.get(key)
+    if kept is None:
+        while len(_LOCAL_MODELS) >= _LOCAL_MODELS_KEPT:
+            _LOCAL_MODELS.pop(next(iter(_LOCAL_MODELS)))
+        _LOCAL_MODELS[key] = kept = model
+    return kept
 
 
 def _refuse_foreign_files(folder: Path, names: set[str], depth: int) -> None:

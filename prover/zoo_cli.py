@@ -172,14 +172,17 @@ def _run_report(args: argparse.Namespace) -> int:
         seeds_file = args.seeds_file or DEFAULT_SEEDS_FILE
         seeds = read_seeds_file(seeds_file) if args.seeds_file or seeds_file.exists() else []
         selected = None if args.strategy is None else cp.resolve_strategies(args.strategy)
-        device = str(cp.resolve_device(args.device))
-        with execution.open_executor(args.jobs, args.scheduler) as executor:
+        cp.resolve_device(args.device)  # refused here, in one line, if this machine cannot have it
+        if args.jobs != 1 and args.scheduler is not None:
+            raise ValueError("--jobs starts a local cluster and --scheduler names a running one: give one of them")
+        paths = report.zoo_models(args.models, seeds, args.subset)
+        with execution.open_executor(min(args.jobs, len(paths)), args.scheduler) as executor:
             reports = report.run_report(
-                args.models, args.out, seeds=seeds, selected=selected, subset=args.subset,
-                device=device, executor=executor, show_progress=False if args.no_progress else None,
+                paths, args.out, selected=selected, device=args.device, executor=executor,
+                show_progress=False if args.no_progress else None,
             )
         paths = [args.out / "results.csv", *report_figures.write_summaries(args.out, reports)]
-    except (ValueError, InputError, OSError, execution.ClusterError) as error:
+    except (ValueError, InputError, OSError, execution.ClusterError, cp.RequestError) as error:
         raise UsageError(str(error)) from None
     runs = [run for model in reports for run in model.runs]
     statuses = Counter(run.verdict.status for run in runs)

@@ -26,8 +26,6 @@ def test_one_job_and_nothing_configured_runs_in_this_process(monkeypatch):
     monkeypatch.delenv(SCHEDULER_ENV, raising=False)
     with open_executor(jobs=1) as executor:
         assert not executor.distributed and executor.workers == 1 and executor.description == "this process"
-        shared = executor.share([1, 2])
-        assert shared == [1, 2]
         done = dict(executor.map_unordered(_square, [(3,), (4,), (5,)], desc="squares", progress_bar=False))
     assert done == {0: 9, 1: 16, 2: 25}
 

@@ -99,7 +99,7 @@ def test_resume_reuses_certificates(zoo, reported, tmp_path):
     shutil.copytree(reported, out)
     before = _certificates(out)
     reports = report.run_report(
-        zoo / "models", out, seeds=list(SEEDS), selected=resolve_strategies(["cubic"]), subset=None, device="cpu",
+        report.zoo_models(zoo / "models", list(SEEDS)), out, selected=resolve_strategies(["cubic"]), device="cpu",
         executor=Executor("this process", 1), show_progress=False,
     )
     assert all(run.reused and run.verdict.status == "VALID" for model in reports for run in model.runs)

@@ -341,6 +341,28 @@ def test_combined_verdicts_must_be_about_this_model_and_cover_the_depth(small):
     assert (combined.status, combined.claimed) == (VALID, small.run.claimed)
     assert combine_shard_verdicts(verdicts[:-1], small.model.checked).status == INVALID
     assert combine_shard_verdicts([*verdicts, verdicts[0]], small.model.checked).status == INVALID
-    foreign = [replace(verdicts[0], model="other.safetensors"), *verdicts[1:]]
+    foreign = [replace(verdicts[0], model_digest="0" * 64), *verdicts[1:]]
     result = combine_shard_verdicts(foreign, small.model.checked)
     assert result.status == ERROR and "another model" in result.message
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"status": "valid"}, "has no verdict"),
+        ({"shard": Shard(1, 25)}, "out of range"),
+        ({"shard": Shard(1, -1)}, "out of range"),
+        ({"claimed": 10**6}, "within its shard"),
+        ({"certified_count": 10**6, "claimed": 10**6}, "within its shard"),
+        ({"total": 5**4}, "within its shard"),
+        ({"claimed": None}, "within its shard"),
+        ({"shard": None}, "not a shard certificate"),
+    ],
+    ids=lambda value: str(value),
+)
+def test_hand_made_verdicts_cannot_over_claim(small, change, reason):
+    """Verdicts edited after the checker made them (as a caller could pass them) are refused."""
+    verdicts = [cp.check(path, small.model) for path in shard_paths(small.root / "proved")]
+    verdicts[3] = replace(verdicts[3], **change)
+    result = combine_shard_verdicts(verdicts, small.model.checked)
+    assert result.status != VALID and reason in result.message, result.message
