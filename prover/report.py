@@ -43,7 +43,7 @@ ESTIMATED = f"estimate (upper {ESTIMATE_CONFIDENCE} limit)"
 RESULT_FIELDS = (
     "model", "seed", "strategy", "family", "verdict", "certified_count", "claimed", "bound",
     "relative_bound", "reference", "reference_accuracy", "checker_flops", "prove_seconds", "check_seconds",
-    "device", "message", "certificate_bytes",
+    "device", "message", "certificate_bytes", "model_digest",
 )
 TIMING_FIELDS = ("prove_seconds", "check_seconds", "device")
 """The fields of results.csv that say where and how fast a run went, not what it proved: without them, a
@@ -79,6 +79,8 @@ class ModelReport:
     seed: int | None
     setting: tuple[int, int]
     """(n, V) of the model: Max-of-n over a vocabulary of V tokens."""
+    digest: str
+    """The model's statement digest (SPEC 3): which weights the rows are about, whatever the file name."""
     runs: list[StrategyRun]
     eqke_errors: list[ErrorRow]
     estimate: cp.Estimate | None = None
@@ -156,7 +158,7 @@ def report_model(model_path: Path, cert_dir: Path, names: list[str], device: str
         model, ESTIMATE_SAMPLES, ESTIMATE_CONFIDENCE, ESTIMATE_SEED, progress_bar=False)
     errors = eqke_error_rows(model.weights, torch_device)
     setting = (model.weights.n_ctx, model.weights.d_vocab)
-    return ModelReport(model_path.stem, model_seed(model_path), setting, runs, errors, estimate)
+    return ModelReport(model_path.stem, model_seed(model_path), setting, model.digest, runs, errors, estimate)
 
 
 def zoo_models(models_dir: Path, seeds: list[int], subset: int | None = None) -> list[Path]:
@@ -247,6 +249,7 @@ def result_rows(reports: list[ModelReport]) -> Iterator[dict[str, str]]:
                 "device": run.device,
                 "message": verdict.message,
                 "certificate_bytes": "" if run.certificate_bytes is None else str(run.certificate_bytes),
+                "model_digest": report.digest,
             }
 
 
