@@ -28,7 +28,7 @@ import torch
 import compact_proofs as cp
 from checker.shards import shard_count
 from prover.execution import Executor, open_executor
-from prover.shards import ShardRun, default_depth, prove_shards, settle_shard
+from prover.shards import ShardModel, ShardRun, default_depth, prove_shards, settle_shard
 
 
 def timed_run(model: cp.Model, directory: Path, depth: int, executor: Executor) -> tuple[ShardRun, float]:
@@ -72,7 +72,7 @@ def projection(model: cp.Model, root: Path, depth: int, samples: int, workers: i
     directory.mkdir(parents=True)
     start = time.perf_counter()
     with open_executor(jobs=workers, announce=False, local_cluster=True) as executor:
-        tasks = [(model, directory.resolve(), depth, index, "cpu") for index in indices]
+        tasks = [(ShardModel.of(model), directory.resolve(), depth, index, "cpu") for index in indices]
         outcomes = [outcome for _, outcome in executor.map_unordered(settle_shard, tasks, desc="sampled shards")]
         where = executor.description
     wall = time.perf_counter() - start

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -86,22 +85,9 @@ class CheckedModel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", Tables(self.weights))
 
-    def __reduce__(self) -> tuple[Callable[[str, ModelWeights], CheckedModel], tuple[str, ModelWeights]]:
-        """Pickled as its name and weights only: a copy (on a cluster's worker) builds its own tables."""
-        return _unpickled_model, (self.name, self.weights)
-
     @property
     def sizes(self) -> Sizes:
         return Sizes.of(self.weights)
-
-
-def _unpickled_model(name: str, weights: ModelWeights) -> CheckedModel:
-    """A pickled CheckedModel rebuilt: its weight arrays made read-only again (pickle may return them
-    writeable), its tables built afresh."""
-    for value in vars(weights).values():
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False
-    return CheckedModel(name, weights)
 
 
 def read_model(model_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> CheckedModel:

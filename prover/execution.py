@@ -95,8 +95,8 @@ class Executor:
         A task that raises ends the map with that exception (the tasks not yet finished are cancelled);
         on a cluster, a task whose worker died is rerun elsewhere by Dask before that, and what the engine
         itself raises (a task that killed its workers too often, a lost scheduler, a worker that cannot
-        import a task's code) becomes a one-line ClusterError. Arguments travel with each task (a model
-        is kilobytes: :meth:`checker.verify.CheckedModel.__reduce__` leaves its tables behind).
+        import a task's code) becomes a one-line ClusterError. Arguments travel with each task (keep them
+        small: :class:`prover.shards.ShardModel` sends weights, not the checker's tables).
         """
         if self.client is None:
             for index in progress(range(len(tasks)), desc=desc, enabled=progress_bar):

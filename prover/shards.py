@@ -17,12 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from certificates.codec import Shard
+from certificates.model_file import ModelWeights
 from checker.limits import Limits, table_work
 from checker.shard_set import combine_shard_verdicts
 from checker.shards import shard_count
 from checker.strategies.brute_force import shard_work
-from checker.verify import DEFAULT_LIMITS, VALID, Verdict, check_file
+from checker.verify import DEFAULT_LIMITS, VALID, Verdict, check_file, checked_model
 from compact_proofs.files import CERTIFICATE_SUFFIX
 from compact_proofs.models import Model
 from compact_proofs.proving import RequestError, resolve_device
@@ -114,7 +117,8 @@ def prove_shards(
     folder.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_files(folder, {shard_filename(depth, index, count) for index in range(count)}, depth)
     runner = executor or Executor("this process", 1)
-    tasks = [(model, folder, depth, index, device) for index in range(count)]
+    _LOCAL_MODELS.setdefault(ShardModel.of(model).key, model)  # in process, the caller's tables are reused
+    tasks = [(ShardModel.of(model), folder, depth, index, device) for index in range(count)]
     outcomes: list[ShardOutcome | None] = [None] * count
     desc = f"brute-force shards (depth {depth})"
     for index, outcome in runner.map_unordered(settle_shard, tasks, desc=desc, progress_bar=progress_bar):
@@ -130,13 +134,13 @@ def prove_shards(
     )
 
 
-def settle_shard(model: Model, folder: Path, depth: int, index: int, device: str) -> ShardOutcome:
+def settle_shard(source: ShardModel, folder: Path, depth: int, index: int, device: str) -> ShardOutcome:
     """Make the certificate of shard ``index`` of ``depth`` in ``folder`` VALID, idempotently: keep the
     file found there if the checker re-checks it VALID for this model and this shard (no earlier verdict
     or file name is trusted), else prove the shard on ``device`` (a request resolved here), write its
     certificate atomically and check the file written. The outcome carries the checker's verdict on the
     file as this task read it."""
-    model = _local_copy(model)
+    model = _local_copy(source)
     count = shard_count(model.weights.d_vocab, depth)
     path, shard = folder / shard_filename(depth, index, count), Shard(depth=depth, index=index)
     check_seconds = 0.0
@@ -156,21 +160,42 @@ def settle_shard(model: Model, folder: Path, depth: int, index: int, device: str
     return ShardOutcome(verdict, proved=True, prove_seconds=prove_seconds, check_seconds=check_seconds)
 
 
+@dataclass(frozen=True)
+class ShardModel:
+    """What a shard task receives: the weights as the checker's reader returned them, the limits and the
+    name; not the checker's tables, which each process computes once for itself (:func:`_local_copy`)."""
+
+    weights: ModelWeights
+    limits: Limits
+    name: str
+
+    @classmethod
+    def of(cls, model: Model) -> ShardModel:
+        return cls(model.weights, model.limits, model.name)
+
+    @property
+    def key(self) -> tuple[str, str, Limits]:
+        return self.weights.digest, self.name, self.limits
+
+
 _LOCAL_MODELS: dict[tuple[str, str, Limits], Model] = {}
-"""The models this process has settled shards of, by digest, name and limits: a worker receives a fresh
-copy of the model (weights only) with every task and keeps the first, whose exact tables it then computes
-once for all its tasks."""
+"""The models this process has settled shards of, by digest, name and limits: a worker builds the model
+of the first task it receives and keeps it, so its exact tables are computed once for all its tasks."""
 _LOCAL_MODELS_KEPT = 4
 
 
-def _local_copy(model: Model) -> Model:
-    """The copy of ``model`` this process keeps (:data:`_LOCAL_MODELS`)."""
-    key = (model.digest, model.name, model.limits)
-    kept = _LOCAL_MODELS.get(key)
+def _local_copy(source: ShardModel) -> Model:
+    """The model of ``source`` this process keeps (:data:`_LOCAL_MODELS`), its weight arrays read-only
+    (a copy sent to a worker may arrive writeable)."""
+    kept = _LOCAL_MODELS.get(source.key)
     if kept is None:
+        for value in vars(source.weights).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
         while len(_LOCAL_MODELS) >= _LOCAL_MODELS_KEPT:
             _LOCAL_MODELS.pop(next(iter(_LOCAL_MODELS)))
-        _LOCAL_MODELS[key] = kept = model
+        kept = Model(checked_model(source.weights, source.limits, source.name), source.limits)
+        _LOCAL_MODELS[source.key] = kept
     return kept
 
 
