@@ -1,7 +1,7 @@
 """The paper's other settings (K, V): certified bounds of the cubic family and a statistical accuracy
 estimate per model, summarised per setting beside the paper's published ranges.
 
-    python bench/settings_summary.py --root zoo-settings --models 4 [--settings 5x64,10x64,10x128,20x64]
+    python bench/settings_summary.py --root zoo/settings --models 4 [--settings 5x64,10x64,10x128,20x64]
 
 Trains (resumably) the first ``--models`` seeds of ``zoo/seeds.txt`` for each setting with the zoo recipe
 (``zoo train --k K --d-vocab V``, 3,000 steps), proves and checks ``cubic`` and ``cubic-ov-chord`` on each
@@ -68,7 +68,7 @@ def summary(k: int, vocab: int, measured: list[dict[str, tuple[float, float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("zoo-settings"))
+    parser.add_argument("--root", type=Path, default=Path("zoo/settings"))
     parser.add_argument("--models", type=int, default=4)
     parser.add_argument("--settings", default="5x64,10x64,10x128,20x64")
     args = parser.parse_args()

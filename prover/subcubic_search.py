@@ -6,14 +6,20 @@ the checker will read, then rounded outward to float32, so a true claim always v
 claim one float32 step to the unsafe side makes it fail (FIX of SPEC 6: the search and the verification
 use the same formulas, the last position's embedding included).
 
-Min gaps: the case bounds of every valid ``(q, m, c, g)`` are evaluated at once; each case keeps the
-smallest gap ``g`` (the most sequences) whose claimed bound is negative. For ``mean-query+diff`` the
-average attention ``abar[m, c]`` is the mean, over the queries of ``(m, c)``, of the claimed lower
-attention bound at the gap the ``drop-average-query`` search picks (the largest gap where none).
+Min gaps: the case bounds of every valid ``(q, m, c, g)`` are evaluated; each case keeps the smallest
+gap ``g`` (the most sequences) whose claimed bound is negative. For ``mean-query+diff`` the average
+attention ``abar[m, c]`` is the mean, over the queries of ``(m, c)``, of the claimed lower attention
+bound at the gap the ``drop-average-query`` search picks (the largest gap where none).
+
+Memory: there are about V^3 n / 2 candidates (1.3e9 at K = 20, V = 512), so they are evaluated in blocks
+of consecutive max tokens with at most :data:`BLOCK_CASES` candidates each. Every quantity the search
+reduces to (the smallest good gap of ``(q, m, c)``, the average of ``(m, c)``) depends on the candidates
+of one max token only, so the blocked search gives exactly the result of the unblocked one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -159,9 +165,41 @@ class ClaimInputs:
         return attention_setup(self.tables, self.ehat, self.eps, self.order)
 
 
-def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
-    """Every valid ``(q, m, c, g)``: all usable gaps when j >= 1, the gap 1 alone when j = 0."""
+BLOCK_CASES = 2**22
+"""Candidate cases evaluated at once by the gap search (each costs a few hundred bytes while evaluated)."""
+
+KEPT_CASES = 2**25
+"""Up to this many candidates in all, their attention claims are computed once and kept for every
+configuration of the same attention-error knob; above, each configuration recomputes them block by block."""
+
+
+def candidates_per_max(vocab: int, n_ctx: int) -> np.ndarray:
+    """[V]: the number of candidate cases ``(q, m, c, g)`` of each max token ``m``."""
     q, m, c = np.nonzero(valid_cases(vocab, n_ctx))
+    gaps = np.where(non_max_slots(q, m, c) > 0, m, 1)
+    return np.bincount(m, weights=gaps, minlength=vocab).astype(np.int64)
+
+
+def max_token_blocks(vocab: int, n_ctx: int, limit: int) -> list[np.ndarray]:
+    """Consecutive max tokens grouped so that a group has at most ``limit`` candidates (or is one token)."""
+    blocks: list[np.ndarray] = []
+    start, held = 0, 0
+    for token, count in enumerate(candidates_per_max(vocab, n_ctx).tolist()):
+        if token > start and held + count > limit:
+            blocks.append(np.arange(start, token))
+            start, held = token, 0
+        held += count
+    blocks.append(np.arange(start, vocab))
+    return blocks
+
+
+def candidate_cases(vocab: int, n_ctx: int, maxima: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Every valid ``(q, m, c, g)`` (with ``m`` in ``maxima`` if given): all usable gaps when j >= 1, the
+    gap 1 alone when j = 0."""
+    valid = valid_cases(vocab, n_ctx)
+    if maxima is not None:
+        valid &= np.isin(np.arange(vocab), maxima)[None, :, None]
+    q, m, c = np.nonzero(valid)
     j = non_max_slots(q, m, c)
     gaps = np.arange(1, max(vocab, 2))
     repeat = np.where(j > 0, m, 1)
@@ -172,8 +210,9 @@ def candidate_cases(vocab: int, n_ctx: int) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
-class CandidateAttention:
-    """Every candidate case ``(q, m, c, g)`` with its float32 attention claims (0 for all-max cases)."""
+class CandidateBlock:
+    """The candidate cases ``(q, m, c, g)`` of some max tokens with their float32 attention claims (0 for
+    all-max cases)."""
 
     cases: tuple[np.ndarray, ...]
     alpha_lo: np.ndarray
@@ -191,11 +230,41 @@ def attention_claims(inputs: ClaimInputs, cases: tuple[np.ndarray, ...]) -> tupl
     return alpha_lo, alpha_hi
 
 
+class CandidateAttention:
+    """Every candidate case with its attention claims, block by block (they depend on neither the direct
+    path nor the attention knob); kept after the first pass when there are at most :data:`KEPT_CASES`."""
+
+    def __init__(self, inputs: ClaimInputs) -> None:
+        vocab, n_ctx = inputs.tables.eqkp.shape
+        self.inputs = inputs
+        self.maxima = max_token_blocks(vocab, n_ctx, BLOCK_CASES)
+        self._kept: list[CandidateBlock] | None = None
+        self._keep = int(candidates_per_max(vocab, n_ctx).sum()) <= KEPT_CASES
+
+    def block(self, maxima: np.ndarray) -> CandidateBlock:
+        """The candidates of the max tokens ``maxima`` with their attention claims (computed now)."""
+        vocab, n_ctx = self.inputs.tables.eqkp.shape
+        cases = candidate_cases(vocab, n_ctx, maxima)
+        return CandidateBlock(cases, *attention_claims(self.inputs, cases))
+
+    def blocks(self) -> Iterator[CandidateBlock]:
+        """The blocks of :attr:`maxima` in order (computed now unless kept from an earlier pass)."""
+        if self._kept is not None:
+            yield from self._kept
+            return
+        computed = []
+        for maxima in self.maxima:
+            block = self.block(maxima)
+            if self._keep:
+                computed.append(block)
+            yield block
+        if self._keep:
+            self._kept = computed
+
+
 def candidate_attention(inputs: ClaimInputs) -> CandidateAttention:
-    """The attention claims of every candidate case (they do not depend on the direct path or attn knob)."""
-    vocab, n_ctx = inputs.tables.eqkp.shape
-    cases = candidate_cases(vocab, n_ctx)
-    return CandidateAttention(cases, *attention_claims(inputs, cases))
+    """The attention claims of every candidate case, in blocks of :data:`BLOCK_CASES`."""
+    return CandidateAttention(inputs)
 
 
 def bound_claims(
@@ -233,41 +302,55 @@ def exact_rows_hint(tables: Tables, terms: LogitTerms, slack: Interval) -> np.nd
     return ~(factored < 0) & (exact < 0)
 
 
-def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, grid: tuple[int, int, int]) -> np.ndarray:
-    """[V, V, n]: per case the smallest gap with a negative claimed bound, 0 where there is none."""
+def smallest_good_gap(cases: tuple[np.ndarray, ...], bound: np.ndarray, chosen: np.ndarray) -> None:
+    """Lower ``chosen`` [V, V, n] (0: no good gap yet) to the smallest gap of each case with a negative
+    claimed bound."""
     q, m, c, g = cases
-    chosen = np.full(grid, np.iinfo(np.int64).max)
     good = bound < 0
-    np.minimum.at(chosen, (q[good], m[good], c[good]), g[good])
-    return np.where(chosen == np.iinfo(np.int64).max, 0, chosen)
+    smallest = np.where(chosen > 0, chosen, np.iinfo(np.int64).max)
+    np.minimum.at(smallest, (q[good], m[good], c[good]), g[good])
+    chosen[...] = np.where(smallest == np.iinfo(np.int64).max, 0, smallest)
 
 
 def average_attention(
-    cases: tuple[np.ndarray, ...], alpha_lo: np.ndarray, chosen: np.ndarray, grid: tuple[int, int, int]
-) -> np.ndarray:
-    """``abar[m, c]``: mean over q of the (finite) lower attention claim at the chosen gap (the largest if
-    none); 1 where there is none."""
+    cases: tuple[np.ndarray, ...], alpha_lo: np.ndarray, chosen: np.ndarray, average: np.ndarray
+) -> None:
+    """Set ``abar[m, c]`` in ``average`` for the max tokens of ``cases`` (all their candidates): the mean
+    over q of the (finite) lower attention claim at the chosen gap (the largest if none); 1 where there is
+    none."""
     q, m, c, g = cases
-    largest = np.zeros(grid, dtype=np.int64)
+    largest = np.zeros(chosen.shape, dtype=np.int64)
     np.maximum.at(largest, (q, m, c), g)
     target = np.where(chosen[q, m, c] > 0, chosen[q, m, c], largest[q, m, c])
     picked = (g == target) & ~((q == m) & (c == 0)) & np.isfinite(alpha_lo)
-    totals, counts = np.zeros(grid[1:]), np.zeros(grid[1:])
+    totals, counts = np.zeros(average.shape), np.zeros(average.shape)
     np.add.at(totals, (m[picked], c[picked]), alpha_lo[picked])
     np.add.at(counts, (m[picked], c[picked]), 1.0)
-    return np.where(counts > 0, totals / np.maximum(counts, 1.0), 1.0)
+    rows = np.unique(m)
+    average[rows] = np.where(counts[rows] > 0, totals[rows] / np.maximum(counts[rows], 1.0), 1.0)
+
+
+def chosen_gaps(
+    inputs: ClaimInputs, blocks: Iterable[CandidateBlock], mean_query_knob: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """[V, V, n] smallest good gaps (0: none) of the candidates of ``blocks`` (each holding every candidate
+    of its max tokens) and, for ``mean-query+diff``, the average ``abar`` [V, n] (1 on other tokens)."""
+    vocab, n_ctx = inputs.tables.eqkp.shape
+    chosen = np.zeros((vocab, vocab, n_ctx), dtype=np.int64)
+    average = np.ones((vocab, n_ctx)) if mean_query_knob else None
+    for block in blocks:
+        cases, lower, upper = block.cases, block.alpha_lo, block.alpha_hi
+        first = np.zeros_like(chosen) if mean_query_knob else chosen
+        smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, None), first)
+        if average is not None:
+            average_attention(cases, lower.astype(np.float64), first, average)
+            smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, average), chosen)
+    return chosen, average
 
 
 def search_claims(inputs: ClaimInputs, candidates: CandidateAttention, mean_query: bool) -> Claims:
     """Min gaps and verified-to-be claims for one configuration (module docstring)."""
-    vocab, n_ctx = inputs.tables.eqkp.shape
-    grid = (vocab, vocab, n_ctx)
-    cases, lower, upper = candidates.cases, candidates.alpha_lo, candidates.alpha_hi
-    chosen = smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, None), grid)
-    average = None
-    if mean_query:
-        average = average_attention(cases, lower.astype(np.float64), chosen, grid)
-        chosen = smallest_good_gap(cases, bound_claims(inputs, cases, lower, upper, average), grid)
+    chosen, average = chosen_gaps(inputs, candidates.blocks(), mean_query)
     good = chosen > 0
     while True:
         q, m, c = np.nonzero(good)

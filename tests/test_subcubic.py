@@ -25,10 +25,11 @@ from checker.strategies.brute_force import certified_sequences
 from checker.strategies.subcubic import NAMES, strategy_name
 from checker.tables import Tables
 from checker.verify import replay, verify
-from prover import strategies
+from prover import strategies, subcubic_search
 from prover.certify import prove
 from prover.eqke_errors import eqke_error_rows
 from prover.prove_cli import main as prove_main
+from prover.strategies import subcubic as subcubic_strategy
 from prover.training import train_model
 from prover.writers import save_model, write_certificate
 from tests.coverage import subcubic_covered
@@ -217,6 +218,40 @@ def test_eqke_error_table_orders_its_rows(tmp_path, capsys):
     assert exact <= twice_max and all(row.flops > 0 for row in rows)
     assert prove_main([str(model_path), "--eqke-error-table"]) == 0
     assert "recursive max row diff" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- blocked gap search
+@pytest.mark.parametrize(("vocab", "n_ctx"), [(2, 2), (7, 3), (12, 5), (30, 4)])
+def test_max_token_blocks_partition_the_candidates_within_the_limit(vocab, n_ctx):
+    per_max = subcubic_search.candidates_per_max(vocab, n_ctx)
+    assert per_max.sum() == subcubic_search.candidate_cases(vocab, n_ctx)[0].size
+    for limit in (1, 50, 10**9):
+        blocks = subcubic_search.max_token_blocks(vocab, n_ctx, limit)
+        assert np.array_equal(np.concatenate(blocks), np.arange(vocab))
+        for block in blocks:
+            assert block.size == 1 or per_max[block].sum() <= limit
+            cases = subcubic_search.candidate_cases(vocab, n_ctx, block)
+            assert np.isin(cases[1], block).all() and cases[1].size == per_max[block].sum()
+
+
+def certificate_arrays(weights: ModelWeights, name: str) -> dict[str, np.ndarray]:
+    subcubic_strategy._cache.clear()
+    certificate, _ = prove(weights, strategies.lookup(name), torch.device("cpu"))
+    arrays = {f"{step.step}/{key}": value for step in certificate.trace for key, value in step.arrays.items()}
+    return {"claim": np.array(certificate.claim_correct), **arrays}
+
+
+@pytest.mark.parametrize("name", SAMPLE_CONFIGURATIONS[:3])
+def test_the_blocked_gap_search_gives_the_unblocked_certificate(monkeypatch, tmp_path, name):
+    _, weights = write(tmp_path, trained_tensors(0, 6, 3, 8))
+    whole = certificate_arrays(weights, name)
+    monkeypatch.setattr(subcubic_search, "BLOCK_CASES", 5)
+    for kept in (subcubic_search.KEPT_CASES, 0):
+        monkeypatch.setattr(subcubic_search, "KEPT_CASES", kept)
+        blocked = certificate_arrays(weights, name)
+        assert blocked.keys() == whole.keys()
+        for key, value in whole.items():
+            assert np.array_equal(blocked[key], value), key
 
 
 # ----------------------------------------------------------------------------- shipped models (slow)

@@ -35,6 +35,7 @@ Every member pays ``V^2 d`` for EVOU, so the classes separate in their other ter
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -61,6 +62,7 @@ from checker.tables import Tables
 from prover.strategies import ProofInput, ProofOutput, StrategyInfo, register
 from prover.strategies.cubic import positional_order
 from prover.subcubic_search import (
+    CandidateAttention,
     ClaimInputs,
     candidate_attention,
     direct_hints,
@@ -130,9 +132,20 @@ def _eqke(weights: ModelWeights, knob: str, device: torch.device) -> tuple[dict,
     return _cached(weights, ("eqke", knob), compute)
 
 
-def prove_subcubic(name: str, proof_input: ProofInput) -> ProofOutput:
-    direct, attention, attention_error = parse_name(name)
-    weights, device = proof_input.weights, proof_input.device
+@dataclass(frozen=True)
+class SearchSetup:
+    """One configuration's hints (trace arrays) and the checker-side inputs of its claims."""
+
+    order: np.ndarray
+    eqke_hints: dict[str, np.ndarray]
+    eps: np.ndarray
+    direct_hints: dict[str, np.ndarray]
+    inputs: ClaimInputs
+    candidates: CandidateAttention
+
+
+def search_setup(weights: ModelWeights, direct: str, attention_error: str, device: torch.device) -> SearchSetup:
+    """The hints of a configuration and its claim inputs, from the model's cache where shared."""
     if weights.d_vocab < 2 or weights.n_ctx < 2:
         raise ValueError("the subcubic strategies need d_vocab >= 2 and n_ctx >= 2")
     tables = _tables(weights)
@@ -150,12 +163,18 @@ def prove_subcubic(name: str, proof_input: ProofInput) -> ProofOutput:
         exact_rows=d_hints.get("exact_rows"),
     )
     candidates = _cached(weights, ("attention", attention_error), lambda: candidate_attention(inputs))
-    claims = search_claims(inputs, candidates, mean_query=attention == "mean-query+diff")
+    return SearchSetup(order, hints, eps, d_hints, inputs, candidates)
+
+
+def prove_subcubic(name: str, proof_input: ProofInput) -> ProofOutput:
+    direct, attention, attention_error = parse_name(name)
+    setup = search_setup(proof_input.weights, direct, attention_error, proof_input.device)
+    claims = search_claims(setup.inputs, setup.candidates, mean_query=attention == "mean-query+diff")
     trace = {
-        ORDER_STEP: {"order": order},
-        EQKE_HINT_STEP: hints,
-        DIRECT_HINT_STEP: d_hints,
-        EPS_STEP: {"eps": eps},
+        ORDER_STEP: {"order": setup.order},
+        EQKE_HINT_STEP: setup.eqke_hints,
+        DIRECT_HINT_STEP: setup.direct_hints,
+        EPS_STEP: {"eps": setup.eps},
         GAP_STEP: {"gap": claims.gap, "good": claims.good},
         ATTENTION_STEP: {"alpha_lo": claims.alpha_lo, "alpha_hi": claims.alpha_hi},
     }
