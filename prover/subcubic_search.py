@@ -11,7 +11,7 @@ gap ``g`` (the most sequences) whose claimed bound is negative. For ``mean-query
 attention ``abar[m, c]`` is the mean, over the queries of ``(m, c)``, of the claimed lower attention
 bound at the gap the ``drop-average-query`` search picks (the largest gap where none).
 
-Memory: there are about V^3 n / 2 candidates (1.3e9 at K = 20, V = 512), so they are evaluated in blocks
+Memory: there are about V^3 (n - 1) / 3 candidates (805,565,440 at K = 20, V = 512), so they are evaluated in blocks
 of consecutive max tokens with at most :data:`BLOCK_CASES` candidates each. Every quantity the search
 reduces to (the smallest good gap of ``(q, m, c)``, the average of ``(m, c)``) depends on the candidates
 of one max token only, so the blocked search gives exactly the result of the unblocked one.
@@ -260,11 +260,6 @@ class CandidateAttention:
             yield block
         if self._keep:
             self._kept = computed
-
-
-def candidate_attention(inputs: ClaimInputs) -> CandidateAttention:
-    """The attention claims of every candidate case, in blocks of :data:`BLOCK_CASES`."""
-    return CandidateAttention(inputs)
 
 
 def bound_claims(

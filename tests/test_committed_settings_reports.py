@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ("max5-v64", "max10-v64", "max20-v64", "max10-v128")
 PARTIAL = {"max10-v128": 6}
 """Settings whose report covers only the first N models of its zoo (in seed order): the K = 10, V = 128
-report takes about 9 minutes per model on the 2-core machine (docs/RESULTS.md)."""
+report takes about 10 minutes of one core per model on the 2-core machine (docs/RESULTS.md)."""
 
 
 @functools.cache

@@ -3,8 +3,8 @@
 Every strategy searches its hints and gaps with :mod:`prover.subcubic_search` and writes the trace that
 :mod:`checker.strategies.subcubic` replays. The checker-side quantities shared by the configurations of
 one model (the exact tables, the positional ordering, the hint directions, the EQKE decompositions
-and the attention claims of every candidate case) are cached for the most recent model, so proving the
-whole family computes them once per attention-error knob.
+and, up to ``KEPT_CASES`` candidates, the attention claims of every candidate case) are cached for the
+most recent model, so proving the whole family computes them once per attention-error knob.
 
 Families (the paper's table groups; "exact direct path" = the knobs that use the whole EUPU table):
 
@@ -64,7 +64,6 @@ from prover.strategies.cubic import positional_order
 from prover.subcubic_search import (
     CandidateAttention,
     ClaimInputs,
-    candidate_attention,
     direct_hints,
     eqke_hints,
     exact_rows_hint,
@@ -162,7 +161,7 @@ def search_setup(weights: ModelWeights, direct: str, attention_error: str, devic
         tables=tables, ehat=ehat, eps=eps.astype(np.float64), order=order, terms=terms, slack=slack,
         exact_rows=d_hints.get("exact_rows"),
     )
-    candidates = _cached(weights, ("attention", attention_error), lambda: candidate_attention(inputs))
+    candidates = _cached(weights, ("attention", attention_error), lambda: CandidateAttention(inputs))
     return SearchSetup(order, hints, eps, d_hints, inputs, candidates)
 
 
